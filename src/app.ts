@@ -1,0 +1,85 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import type { Context } from "hono";
+import { isConnectionError } from "./db";
+import { apiKeyRoutes } from "./features/api-keys/routes";
+import { authRoutes } from "./features/auth/routes";
+import { renderDocsPage } from "./features/docs/page";
+import { healthRoutes } from "./features/health/routes";
+import { orgRoutes } from "./features/orgs/routes";
+import type { AppEnv } from "./http/context";
+import { ApiError, errorEnvelope, errors } from "./http/errors";
+import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType } from "./http/middleware";
+import { validationError } from "./http/openapi";
+import type { Services } from "./services";
+
+/** Paths that take a non-JSON body (their routes check the media type themselves). */
+const nonJsonBodies = (path: string, mediaType: string) =>
+  path === "/v1/webhooks/stripe" ||
+  (/^\/v1\/orgs\/[^/]+\/skills(\/[^/]+)?$/.test(path) && mediaType === "text/markdown") ||
+  /^\/v1\/orgs\/[^/]+\/files\/content$/.test(path);
+
+/** Converts any thrown value into the error envelope; the one place errors become responses. */
+export function handleError(error: unknown, c: Context<AppEnv>): Response {
+  let apiError: ApiError;
+  if (error instanceof ApiError) apiError = error;
+  else if (error instanceof HTTPException) {
+    apiError =
+      error.status === 413
+        ? errors.tooLarge()
+        : error.status === 400
+          ? errors.invalid(error.message || "Invalid request.")
+          : new ApiError(error.status >= 500 ? "api_error" : "invalid_request_error", error.message || "Request failed.", {
+              status: error.status,
+            });
+  } else if (error && typeof error === "object" && (error as { name?: string }).name === "ZodError") {
+    apiError = validationError(error as never, "json");
+  } else if (isConnectionError(error)) {
+    c.var.services?.logger.error("database unavailable", { requestId: c.var.requestId, error });
+    apiError = errors.unavailable("The database is temporarily unavailable; retry shortly.");
+  } else {
+    c.var.services?.logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
+    apiError = new ApiError("api_error", "Something went wrong on our side. Quote the request id if you contact support.");
+  }
+  const { status, body, headers } = errorEnvelope(apiError, c.var.requestId);
+  return c.json(body, status as 400, headers);
+}
+
+/** Builds the gateway's Hono app from its services. */
+export function createApp(services: Services): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    c.set("services", services);
+    c.set("hostOrgId", null);
+    c.set("principal", null);
+    await next();
+  });
+  app.use("*", requestId);
+  app.use("*", accessLog);
+  app.use("/v1/*", limitBody(services.config.limits.maxBodyBytes));
+  app.use("/v1/*", requireJsonContentType(nonJsonBodies));
+  app.use("/v1/*", csrfOriginCheck(services.config.publicUrl));
+
+  app.route("/", healthRoutes());
+  app.route("/", authRoutes());
+  app.route("/", orgRoutes());
+  app.route("/", apiKeyRoutes());
+
+  const openApiConfig = {
+    openapi: "3.1.0",
+    info: {
+      title: "OpenPaw",
+      version: "0.1.0",
+      description:
+        "Self-hostable gateway for AI agents. Authenticate with `Authorization: Bearer sk_live_...` or the dashboard's session cookie.",
+    },
+    servers: [{ url: services.config.publicUrl }],
+  };
+  app.doc31("/openapi.json", openApiConfig);
+  app.get("/docs", (c) => c.html(renderDocsPage(app.getOpenAPI31Document(openApiConfig) as never)));
+
+  app.notFound((c) => handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`), c));
+  app.onError((error, c) => handleError(error, c));
+  return app;
+}

@@ -1,0 +1,176 @@
+import { resolve } from "node:path";
+
+/**
+ * Typed configuration. This module is the only reader of `process.env` (DESIGN.md §3); everything
+ * else receives a `Config` (or the part of it that it needs).
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl: string | null;
+  publicUrl: string;
+  logLevel: LogLevel;
+  signup: "open" | "closed";
+  defaultPlan: string;
+  plansFile: string | null;
+  modelsFile: string | null;
+  anthropic: { apiKey: string | null; baseUrl: string | null };
+  openai: { apiKey: string | null; baseUrl: string | null };
+  search: {
+    braveApiKey: string | null;
+    braveSearchUrl: string | null;
+    searxngUrl: string | null;
+    tavilyApiKey: string | null;
+  };
+  /** host[:port] entries exempt from the outbound private-address block (tests only). */
+  fetchAllowlist: string[];
+  stripe: {
+    secretKey: string | null;
+    webhookSecret: string | null;
+    apiBase: string | null;
+    pricePro: string | null;
+    priceAgency: string | null;
+  };
+  domains: {
+    cnameTarget: string;
+    dnsServers: string[];
+    requireCname: boolean;
+  };
+  /** 32-byte key for secrets at rest; null refuses to store secrets. */
+  secretKey: Uint8Array | null;
+  security: {
+    /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
+    passwordHashCost: number;
+    sessionTtlMs: number;
+    /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of the gateway. */
+    trustProxy: boolean;
+  };
+  limits: {
+    /** Largest accepted request body, in bytes. */
+    maxBodyBytes: number;
+    /** Concurrent chat runs per API key (or session user) and per org. */
+    concurrentRunsPerKey: number;
+    concurrentRunsPerOrg: number;
+    /** Tool output handed to the model is cut at this many characters. */
+    toolOutputChars: number;
+    /** How long a graceful shutdown waits for in-flight requests and runs. */
+    shutdownGraceMs: number;
+  };
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment; throws `ConfigError` naming the variable on bad values. */
+export function loadConfig(env: Env = process.env): Config {
+  const str = (name: string): string | null => {
+    const value = env[name]?.trim();
+    return value ? value : null;
+  };
+  const int = (name: string, fallback: number, min = 0): number => {
+    const raw = str(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name)?.toLowerCase();
+    if (raw === undefined || raw === null) return fallback;
+    if (["1", "true", "yes", "on"].includes(raw)) return true;
+    if (["0", "false", "no", "off"].includes(raw)) return false;
+    throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  };
+  const list = (name: string): string[] =>
+    (str(name) ?? "")
+      .split(/[\s,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+
+  const dataDir = resolve(str("OPENPAW_DATA_DIR") ?? "./data");
+  const port = int("PORT", 8787, 0);
+  const publicUrl = (str("OPENPAW_PUBLIC_URL") ?? "http://localhost:8787").replace(/\/+$/, "");
+  let publicHost: string;
+  try {
+    publicHost = new URL(publicUrl).hostname;
+  } catch {
+    throw new ConfigError(`OPENPAW_PUBLIC_URL must be an absolute URL, got "${publicUrl}"`);
+  }
+
+  const logLevel = (str("LOG_LEVEL") ?? "info").toLowerCase();
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of debug, info, warn, error, got "${logLevel}"`);
+  }
+  const signup = (str("OPENPAW_SIGNUP") ?? "open").toLowerCase();
+  if (signup !== "open" && signup !== "closed") throw new ConfigError(`OPENPAW_SIGNUP must be open or closed, got "${signup}"`);
+
+  const databaseUrl = str("DATABASE_URL") ?? `sqlite:${resolve(dataDir, "openpaw.db")}`;
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL must start with sqlite: or postgres://");
+  }
+
+  let secretKey: Uint8Array | null = null;
+  const rawSecret = str("OPENPAW_SECRET_KEY");
+  if (rawSecret) {
+    const bytes = Buffer.from(rawSecret, "base64");
+    if (bytes.length !== 32) {
+      throw new ConfigError("OPENPAW_SECRET_KEY must be 32 bytes, base64-encoded (generate one with: openssl rand -base64 32)");
+    }
+    secretKey = new Uint8Array(bytes);
+  }
+
+  return {
+    port,
+    host: str("HOST") ?? "127.0.0.1",
+    dataDir,
+    databaseUrl,
+    redisUrl: str("REDIS_URL"),
+    publicUrl,
+    logLevel: logLevel as LogLevel,
+    signup,
+    defaultPlan: str("OPENPAW_DEFAULT_PLAN") ?? "free",
+    plansFile: str("OPENPAW_PLANS_FILE"),
+    modelsFile: str("OPENPAW_MODELS_FILE"),
+    anthropic: { apiKey: str("ANTHROPIC_API_KEY"), baseUrl: str("ANTHROPIC_BASE_URL") },
+    openai: { apiKey: str("OPENAI_API_KEY"), baseUrl: str("OPENAI_BASE_URL") },
+    search: {
+      braveApiKey: str("BRAVE_API_KEY"),
+      braveSearchUrl: str("BRAVE_SEARCH_URL"),
+      searxngUrl: str("SEARXNG_URL"),
+      tavilyApiKey: str("TAVILY_API_KEY"),
+    },
+    fetchAllowlist: list("OPENPAW_FETCH_ALLOWLIST"),
+    stripe: {
+      secretKey: str("STRIPE_SECRET_KEY"),
+      webhookSecret: str("STRIPE_WEBHOOK_SECRET"),
+      apiBase: str("STRIPE_API_BASE"),
+      pricePro: str("STRIPE_PRICE_PRO"),
+      priceAgency: str("STRIPE_PRICE_AGENCY"),
+    },
+    domains: {
+      cnameTarget: str("OPENPAW_CNAME_TARGET") ?? publicHost,
+      dnsServers: list("OPENPAW_DNS_SERVERS"),
+      requireCname: bool("OPENPAW_REQUIRE_CNAME", false),
+    },
+    secretKey,
+    security: {
+      passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
+      sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,
+      trustProxy: bool("OPENPAW_TRUST_PROXY", false),
+    },
+    limits: {
+      maxBodyBytes: int("OPENPAW_MAX_BODY_BYTES", 1_048_576, 1024),
+      concurrentRunsPerKey: int("OPENPAW_CONCURRENT_RUNS_PER_KEY", 10, 1),
+      concurrentRunsPerOrg: int("OPENPAW_CONCURRENT_RUNS_PER_ORG", 50, 1),
+      toolOutputChars: int("OPENPAW_TOOL_OUTPUT_CHARS", 20_000, 100),
+      shutdownGraceMs: int("OPENPAW_SHUTDOWN_GRACE_MS", 10_000, 0),
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import type { Kysely, Transaction } from "kysely";
+import type { ApiKeysTable, Database } from "../../db/schema";
+
+/** API keys of one org. Every query is scoped by `orgId` except the lookup by hash used to authenticate. */
+export async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeysTable): Promise<void> {
+  await db.insertInto("api_keys").values(key).execute();
+}
+
+export function listApiKeys(db: Kysely<Database>, orgId: string): Promise<ApiKeysTable[]> {
+  return db
+    .selectFrom("api_keys")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("revoked_at", "is", null)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .execute();
+}
+
+/** Marks a key revoked; false when the org has no such live key. */
+export async function revokeApiKey(db: Kysely<Database>, orgId: string, keyId: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("api_keys")
+    .set({ revoked_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", keyId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** The key record for a hash, live or not (the caller decides on revocation and expiry). */
+export function findApiKeyByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeysTable | undefined> {
+  return db.selectFrom("api_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
+}
+
+/** Writes buffered last-used times; only moves them forward. */
+export async function touchApiKeys(db: Kysely<Database>, lastUsed: Map<string, number>): Promise<void> {
+  for (const [id, at] of lastUsed) {
+    await db
+      .updateTable("api_keys")
+      .set({ last_used_at: at })
+      .where("id", "=", id)
+      .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", at)]))
+      .execute();
+  }
+}

@@ -1,0 +1,154 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { ApiKeysTable } from "../../db/schema";
+import { orgAccess, requireAuth } from "../../http/auth";
+import type { Scope } from "../../http/context";
+import { errors } from "../../http/errors";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { permissionsOfScopes, requirePermission } from "../../http/permissions";
+import { newId } from "../../lib/ids";
+import { generateApiKey, sha256Hex } from "./key-format";
+import { insertApiKey, listApiKeys, revokeApiKey } from "./repository";
+
+const tags = ["API keys"];
+const ScopeEnum = z.enum(["chat", "read", "write", "admin"]);
+
+const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    prefix: z.string().openapi({ description: "The first 12 characters of the key" }),
+    last4: z.string(),
+    scopes: z.array(ScopeEnum),
+    agentIds: z.array(z.string()).nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable(),
+  })
+  .openapi("ApiKey");
+
+const CreatedApiKeySchema = ApiKeySchema.extend({
+  key: z.string().openapi({ description: "The full key. Shown once, never again." }),
+}).openapi("CreatedApiKey");
+
+const CreateApiKeyBody = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    scopes: z.array(ScopeEnum).min(1).max(4).default(["chat"]),
+    agentIds: z.array(z.string().min(1).max(64)).min(1).max(100).optional(),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .openapi("CreateApiKeyRequest");
+
+const Params = z.object({ orgId: OrgIdParam });
+
+const createKey = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/api-keys",
+  tags,
+  summary: "Create an API key (the full key is returned once)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: Params, body: jsonBody(CreateApiKeyBody) },
+  responses: { 201: jsonResponse(CreatedApiKeySchema, "The key, with its secret"), ...commonErrors },
+});
+
+const listKeys = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/api-keys",
+  tags,
+  summary: "List API keys (prefix and last 4 only)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: Params },
+  responses: { 200: jsonResponse(z.object({ data: z.array(ApiKeySchema) }), "Keys"), ...commonErrors },
+});
+
+const revokeKey = createRoute({
+  method: "delete",
+  path: "/v1/orgs/{orgId}/api-keys/{keyId}",
+  tags,
+  summary: "Revoke an API key",
+  middleware: [requireAuth, orgAccess] as const,
+  request: {
+    params: Params.extend({
+      keyId: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: "keyId", in: "path" } }),
+    }),
+  },
+  responses: { 204: { description: "Revoked" }, ...commonErrors },
+});
+
+function serializeKey(k: ApiKeysTable, lastUsedAt: number | null) {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    last4: k.last4,
+    scopes: JSON.parse(k.scopes) as Scope[],
+    agentIds: k.agent_ids ? (JSON.parse(k.agent_ids) as string[]) : null,
+    createdAt: iso(k.created_at),
+    expiresAt: iso(k.expires_at),
+    lastUsedAt: iso(lastUsedAt),
+  };
+}
+
+/** API keys: create (shown once), list, revoke. */
+export function apiKeyRoutes() {
+  const app = createRouter();
+
+  app.openapi(createKey, async (c) => {
+    const { access } = c.var;
+    requirePermission(access, "admin");
+    const body = c.req.valid("json");
+    const now = Date.now();
+    const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+    if (expiresAt !== null && expiresAt <= now) throw errors.invalid("expiresAt must be in the future.", "expiresAt");
+    // A key may not be given more than its creator may do: a write key cannot mint an admin key.
+    const scopes = [...new Set(body.scopes)];
+    if ([...permissionsOfScopes(scopes)].some((p) => !access.permissions.has(p))) {
+      throw errors.forbidden("A key cannot create a key allowed to do more than itself.");
+    }
+    const agentIds = body.agentIds ? [...new Set(body.agentIds)] : access.agentIds;
+    if (access.agentIds && agentIds && agentIds.some((id) => !access.agentIds?.includes(id))) {
+      throw errors.forbidden("A restricted key cannot create a key for agents outside its own restriction.");
+    }
+    const secret = generateApiKey();
+    const record: ApiKeysTable = {
+      id: newId("key"),
+      org_id: access.orgId,
+      name: body.name ?? null,
+      prefix: secret.slice(0, 12),
+      last4: secret.slice(-4),
+      key_hash: await sha256Hex(secret),
+      scopes: JSON.stringify(scopes),
+      agent_ids: agentIds ? JSON.stringify(agentIds) : null,
+      created_by: access.principal.kind === "user" ? access.principal.userId : access.principal.keyId,
+      created_at: now,
+      expires_at: expiresAt,
+      last_used_at: null,
+      revoked_at: null,
+    };
+    await insertApiKey(c.var.services.db.kysely, record);
+    c.header("Cache-Control", "no-store");
+    return c.json({ ...serializeKey(record, null), key: secret }, 201);
+  });
+
+  app.openapi(listKeys, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const keys = await listApiKeys(services.db.kysely, access.orgId);
+    return c.json({ data: keys.map((k) => serializeKey(k, services.apiKeys.lastUsedAt(k.id) ?? k.last_used_at)) }, 200);
+  });
+
+  app.openapi(revokeKey, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "admin");
+    const { keyId } = c.req.valid("param");
+    if (!(await revokeApiKey(services.db.kysely, access.orgId, keyId, Date.now()))) throw errors.notFound("API key", "keyId");
+    services.apiKeys.invalidate();
+    return c.body(null, 204);
+  });
+
+  return app;
+}

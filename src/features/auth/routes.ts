@@ -1,0 +1,162 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { getCookie } from "hono/cookie";
+import type { Context } from "hono";
+import { isUniqueViolation } from "../../db";
+import { SESSION_COOKIE, requireAuth, requireUser } from "../../http/auth";
+import { clientIp } from "../../http/client-ip";
+import type { AppEnv } from "../../http/context";
+import { errors } from "../../http/errors";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
+import { newId } from "../../lib/ids";
+import { sha256Hex } from "../api-keys/key-format";
+import { insertOrgWithOwner, listOrgsOfUser } from "../orgs/repository";
+import { serializeOrg } from "../orgs/serialize";
+import { hashPassword, verifyPassword } from "./password";
+import { deleteSession, findUserByEmail, findUserById, insertUser } from "./repository";
+import { LoginBody, OrgSchema, OrgSummarySchema, SignupBody, UserSchema } from "./schemas";
+import { clearSessionCookie, startSession } from "./session";
+
+const tags = ["Accounts"];
+
+export const serializeUser = (u: { id: string; email: string; name: string | null; created_at: number }) => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  createdAt: iso(u.created_at),
+});
+
+async function limitAuthAttempts(c: Context<AppEnv>, email: string): Promise<void> {
+  const { limits } = c.var.services;
+  for (const [limiter, key] of [
+    [limits.authByIp, clientIp(c)],
+    [limits.authByEmail, email],
+  ] as const) {
+    const result = await limiter.consume(key);
+    if (!result.ok) throw errors.rateLimited(result.retryAfterSeconds, "Too many sign-in attempts; retry later.");
+  }
+}
+
+/** A hash to verify against when the email is unknown, so both failures take the same time. */
+let decoyHash: Promise<string> | null = null;
+
+const signup = createRoute({
+  method: "post",
+  path: "/v1/auth/signup",
+  tags,
+  summary: "Create an account and its first organization",
+  request: { body: jsonBody(SignupBody) },
+  responses: {
+    201: jsonResponse(z.object({ user: UserSchema, org: OrgSchema }), "The new user and org; sets the session cookie"),
+    400: commonErrors[400],
+    403: commonErrors[403],
+    409: jsonResponse(z.any(), "Email already registered"),
+  },
+});
+
+const login = createRoute({
+  method: "post",
+  path: "/v1/auth/login",
+  tags,
+  summary: "Sign in",
+  request: { body: jsonBody(LoginBody) },
+  responses: {
+    200: jsonResponse(z.object({ user: UserSchema, orgs: z.array(OrgSummarySchema) }), "Signed in; sets the session cookie"),
+    400: commonErrors[400],
+    401: commonErrors[401],
+  },
+});
+
+const logout = createRoute({
+  method: "post",
+  path: "/v1/auth/logout",
+  tags,
+  summary: "Sign out (ends the session)",
+  responses: { 204: { description: "Signed out" } },
+});
+
+const me = createRoute({
+  method: "get",
+  path: "/v1/me",
+  tags,
+  summary: "The signed-in user and their orgs",
+  middleware: [requireAuth] as const,
+  responses: {
+    200: jsonResponse(z.object({ user: UserSchema, orgs: z.array(OrgSummarySchema) }), "The user"),
+    401: commonErrors[401],
+    403: commonErrors[403],
+  },
+});
+
+/** Account routes: signup, login, logout, me. */
+export function authRoutes() {
+  const app = createRouter();
+
+  app.openapi(signup, async (c) => {
+    const { db, config } = c.var.services;
+    if (config.signup === "closed") throw errors.forbidden("Sign-up is closed on this deployment; ask an administrator for an account.");
+    const body = c.req.valid("json");
+    await limitAuthAttempts(c, body.email);
+    const now = Date.now();
+    const user = {
+      id: newId("usr"),
+      email: body.email,
+      name: body.name ?? null,
+      password_hash: await hashPassword(body.password, config.security.passwordHashCost),
+      created_at: now,
+      updated_at: now,
+    };
+    const org = {
+      id: newId("org"),
+      name: body.orgName ?? (body.name ? `${body.name}'s organization` : "My organization"),
+      plan: config.defaultPlan,
+      plan_status: "none",
+      stripe_customer_id: null,
+      stripe_subscription_id: null,
+      period_start: null,
+      period_end: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await db.kysely.transaction().execute(async (trx) => {
+        await insertUser(trx, user);
+        await insertOrgWithOwner(trx, org, user.id);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw errors.conflict("An account with this email already exists.", "email");
+      throw error;
+    }
+    await startSession(c, user.id);
+    return c.json({ user: serializeUser(user), org: serializeOrg(org) }, 201);
+  });
+
+  app.openapi(login, async (c) => {
+    const { db, config } = c.var.services;
+    const body = c.req.valid("json");
+    await limitAuthAttempts(c, body.email);
+    const user = await findUserByEmail(db.kysely, body.email);
+    decoyHash ??= hashPassword("decoy-password", config.security.passwordHashCost);
+    const ok = await verifyPassword(body.password, user?.password_hash ?? (await decoyHash));
+    if (!user || !ok) throw errors.unauthenticated("Incorrect email or password.");
+    await startSession(c, user.id);
+    const orgs = await listOrgsOfUser(db.kysely, user.id);
+    return c.json({ user: serializeUser(user), orgs }, 200);
+  });
+
+  app.openapi(logout, async (c) => {
+    const token = getCookie(c, SESSION_COOKIE);
+    if (token) await deleteSession(c.var.services.db.kysely, await sha256Hex(token));
+    clearSessionCookie(c);
+    return c.body(null, 204);
+  });
+
+  app.openapi(me, async (c) => {
+    const principal = requireUser(c);
+    const { db } = c.var.services;
+    const user = await findUserById(db.kysely, principal.userId);
+    if (!user) throw errors.unauthenticated();
+    return c.json({ user: serializeUser(user), orgs: await listOrgsOfUser(db.kysely, user.id) }, 200);
+  });
+
+  return app;
+}

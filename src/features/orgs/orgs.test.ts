@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Account, type Harness, createHarness } from "../../../test/helpers/harness";
+
+describe("orgs and members", () => {
+  let h: Harness;
+  let a: Account;
+  let b: Account;
+  beforeAll(async () => {
+    h = await createHarness();
+    a = await h.signup({ orgName: "Org A" });
+    b = await h.signup({ orgName: "Org B" });
+  });
+  afterAll(() => h.close());
+
+  it("creates an org with the caller as owner and shows it in /v1/me", async () => {
+    const res = await h.request("POST", "/v1/orgs", { cookie: a.cookie, body: { name: "Second" } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: "Second", role: "owner", plan: "free" });
+    const me = await h.request("GET", "/v1/me", { cookie: a.cookie });
+    expect(me.body.orgs.map((o: { name: string }) => o.name)).toEqual(["Org A", "Second"]);
+  });
+
+  it("POST /v1/orgs validates the name", async () => {
+    for (const body of [{}, { name: "" }, { name: "x".repeat(101) }, { name: 5 }]) {
+      const res = await h.request("POST", "/v1/orgs", { cookie: a.cookie, body });
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe("name");
+    }
+    expect((await h.request("POST", "/v1/orgs", { body: { name: "x" } })).status).toBe(401);
+  });
+
+  it("GET/PATCH an org; another org's user and key get 404 on every org route", async () => {
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}`, { cookie: a.cookie })).body).toMatchObject({ id: a.orgId, role: "owner" });
+    const renamed = await h.request("PATCH", `/v1/orgs/${a.orgId}`, { cookie: a.cookie, body: { name: "Org A2" } });
+    expect(renamed.body.name).toBe("Org A2");
+    const keyB = await h.createKey(b);
+    for (const [method, path, body] of [
+      ["GET", `/v1/orgs/${a.orgId}`],
+      ["PATCH", `/v1/orgs/${a.orgId}`, { name: "pwned" }],
+      ["DELETE", `/v1/orgs/${a.orgId}`],
+      ["GET", `/v1/orgs/${a.orgId}/members`],
+      ["POST", `/v1/orgs/${a.orgId}/members`, { email: b.email }],
+      ["PATCH", `/v1/orgs/${a.orgId}/members/${a.userId}`, { role: "member" }],
+      ["DELETE", `/v1/orgs/${a.orgId}/members/${a.userId}`],
+    ] as const) {
+      for (const cred of [{ cookie: b.cookie }, { key: keyB.key }]) {
+        const res = await h.request(method, path, { ...cred, body });
+        expect(res.status, `${method} ${path}`).toBe(404);
+        expect(res.body.error.type).toBe("not_found_error");
+      }
+    }
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}`, { cookie: a.cookie })).body.name).toBe("Org A2");
+    expect((await h.request("GET", "/v1/orgs/org_doesnotexist", { cookie: a.cookie })).status).toBe(404);
+  });
+
+  it("owners add members by email, change roles and remove them; roles gate actions", async () => {
+    const m = await h.signup({ orgName: "M's own" });
+    const add = await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: m.email } });
+    expect(add.status).toBe(201);
+    expect(add.body).toMatchObject({ userId: m.userId, role: "member" });
+    expect((await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: m.email } })).status).toBe(409);
+    expect(
+      (await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: "ghost@example.com" } })).status,
+    ).toBe(404);
+    expect(
+      (await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: m.email, role: "god" } })).body.error
+        .param,
+    ).toBe("role");
+
+    // A member can read but not administer.
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/members`, { cookie: m.cookie })).status).toBe(200);
+    const denied = await h.request("PATCH", `/v1/orgs/${a.orgId}/members/${m.userId}`, { cookie: m.cookie, body: { role: "owner" } });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.type).toBe("permission_error");
+    expect((await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { cookie: m.cookie, body: {} })).status).toBe(403);
+    expect((await h.request("PATCH", `/v1/orgs/${a.orgId}`, { cookie: m.cookie, body: { name: "mine" } })).status).toBe(403);
+    expect((await h.request("DELETE", `/v1/orgs/${a.orgId}`, { cookie: m.cookie })).status).toBe(403);
+
+    const promote = await h.request("PATCH", `/v1/orgs/${a.orgId}/members/${m.userId}`, { cookie: a.cookie, body: { role: "admin" } });
+    expect(promote.body.role).toBe("admin");
+    // An admin manages keys but not members.
+    expect((await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { cookie: m.cookie, body: {} })).status).toBe(201);
+    expect((await h.request("DELETE", `/v1/orgs/${a.orgId}/members/${a.userId}`, { cookie: m.cookie })).status).toBe(403);
+
+    const members = await h.request("GET", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie });
+    expect(members.body.data.map((x: { role: string }) => x.role).sort()).toEqual(["admin", "owner"]);
+    expect((await h.request("DELETE", `/v1/orgs/${a.orgId}/members/${m.userId}`, { cookie: a.cookie })).status).toBe(204);
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}`, { cookie: m.cookie })).status).toBe(404);
+  });
+
+  it("never leaves an org without an owner (409)", async () => {
+    const demote = await h.request("PATCH", `/v1/orgs/${a.orgId}/members/${a.userId}`, { cookie: a.cookie, body: { role: "admin" } });
+    expect(demote.status).toBe(409);
+    expect(demote.body.error.type).toBe("conflict_error");
+    const leave = await h.request("DELETE", `/v1/orgs/${a.orgId}/members/${a.userId}`, { cookie: a.cookie });
+    expect(leave.status).toBe(409);
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie })).body.data[0].role).toBe("owner");
+  });
+
+  it("a member may leave by themselves; an owner deletes the org and its keys stop working", async () => {
+    const owner = await h.signup({ orgName: "Doomed" });
+    const m = await h.signup();
+    await h.request("POST", `/v1/orgs/${owner.orgId}/members`, { cookie: owner.cookie, body: { email: m.email } });
+    expect((await h.request("DELETE", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { cookie: m.cookie })).status).toBe(204);
+    const { key } = await h.createKey(owner);
+    expect((await h.request("DELETE", `/v1/orgs/${owner.orgId}`, { cookie: owner.cookie })).status).toBe(204);
+    expect((await h.request("GET", `/v1/orgs/${owner.orgId}`, { cookie: owner.cookie })).status).toBe(404);
+    h.services.apiKeys.invalidate();
+    expect((await h.request("GET", `/v1/orgs/${owner.orgId}/api-keys`, { key })).status).toBe(401);
+  });
+});

@@ -1,0 +1,95 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { sha256Hex } from "../features/api-keys/key-format";
+import { findSessionUser } from "../features/auth/repository";
+import { findRole } from "../features/orgs/repository";
+import type { AppEnv, OrgAccess, Principal, Scope } from "./context";
+import { errors } from "./errors";
+import { permissionsOfRole, permissionsOfScopes } from "./permissions";
+
+export const SESSION_COOKIE = "openpaw_session";
+
+/**
+ * The one authentication function of every route: a Bearer API key or the session cookie.
+ * Returns null when neither is presented; throws 401 when one is presented and bad. The message
+ * never echoes what was sent.
+ */
+export async function authenticate(c: Context<AppEnv>): Promise<Principal | null> {
+  const { services } = c.var;
+  const header = c.req.header("authorization");
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw errors.unauthenticated('Malformed Authorization header; expected "Bearer sk_live_...".');
+    const result = await services.apiKeys.check(match[1]);
+    if (!result.ok) {
+      const message =
+        result.reason === "revoked"
+          ? "This API key has been revoked."
+          : result.reason === "expired"
+            ? "This API key has expired."
+            : "Invalid API key.";
+      throw errors.unauthenticated(message);
+    }
+    const key = result.key;
+    return {
+      kind: "key",
+      keyId: key.id,
+      orgId: key.org_id,
+      scopes: JSON.parse(key.scopes) as Scope[],
+      agentIds: key.agent_ids ? (JSON.parse(key.agent_ids) as string[]) : null,
+    };
+  }
+  const token = getCookie(c, SESSION_COOKIE);
+  if (token) {
+    const session = await findSessionUser(services.db.kysely, await sha256Hex(token), Date.now());
+    if (!session) throw errors.unauthenticated("Your session has expired or was signed out; sign in again.");
+    return { kind: "user", userId: session.userId, email: session.email, sessionId: session.sessionId };
+  }
+  return null;
+}
+
+/** Requires a principal (key or session) and stores it in `c.var.principal`. */
+export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const principal = await authenticate(c);
+  if (!principal)
+    throw errors.unauthenticated('Authentication required: send an API key as "Authorization: Bearer sk_live_..." or sign in.');
+  c.set("principal", principal);
+  await next();
+};
+
+/** Requires a signed-in user (dashboard/account routes that keys may not call). */
+export function requireUser(c: Context<AppEnv>): Extract<Principal, { kind: "user" }> {
+  const principal = c.var.principal;
+  if (principal?.kind !== "user") throw errors.forbidden("This endpoint needs a signed-in user session, not an API key.");
+  return principal;
+}
+
+/**
+ * Resolves what the principal may do in an org, or 404 when it has no access (never revealing
+ * that the org exists). On an active custom domain only that domain's org is reachable.
+ */
+export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal, orgId: string): Promise<OrgAccess> {
+  const hostOrgId = c.var.hostOrgId;
+  if (hostOrgId && hostOrgId !== orgId) throw errors.notFound("Organization");
+  if (principal.kind === "key") {
+    if (principal.orgId !== orgId) throw errors.notFound("Organization");
+    return {
+      orgId,
+      principal,
+      role: null,
+      permissions: permissionsOfScopes(principal.scopes),
+      agentIds: principal.agentIds,
+    };
+  }
+  const role = await findRole(c.var.services.db.kysely, orgId, principal.userId);
+  if (!role) throw errors.notFound("Organization");
+  return { orgId, principal, role, permissions: permissionsOfRole(role), agentIds: null };
+}
+
+/** Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. */
+export const orgAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const orgId = c.req.param("orgId");
+  if (!orgId) throw errors.notFound("Organization");
+  c.set("access", await resolveOrgAccess(c, c.var.principal as Principal, orgId));
+  await next();
+};

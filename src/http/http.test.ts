@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, createHarness } from "../../test/helpers/harness";
+
+describe("gateway basics", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({ OPENPAW_MAX_BODY_BYTES: "65536" });
+  });
+  afterAll(() => h.close());
+
+  it("answers /healthz and /readyz without auth, with a request id", async () => {
+    const health = await h.request("GET", "/healthz");
+    expect(health.status).toBe(200);
+    expect(health.headers.get("x-request-id")).toMatch(/^req_[0-9A-Za-z]{20}$/);
+    expect((await h.request("GET", "/readyz")).body).toEqual({ status: "ready" });
+  });
+
+  it("unknown routes get a 404 envelope, never HTML", async () => {
+    const res = await h.request("GET", "/v1/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/application\/json/);
+    expect(res.body.error).toMatchObject({ type: "not_found_error" });
+    expect(res.body.error.requestId).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("refuses bodies over the limit with 413", async () => {
+    const big = JSON.stringify({ email: "a@b.co", password: "x".repeat(70_000) });
+    const res = await h.request("POST", "/v1/auth/signup", { raw: big, headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.type).toBe("request_too_large_error");
+  });
+
+  it("serves OpenAPI 3.1 generated from the validating schemas, and offline docs", async () => {
+    const doc = await h.request("GET", "/openapi.json");
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(["/v1/auth/signup", "/v1/orgs/{orgId}/api-keys", "/v1/orgs/{orgId}/members/{userId}"]),
+    );
+    const signup = doc.body.paths["/v1/auth/signup"].post.requestBody.content["application/json"].schema;
+    expect(JSON.stringify(signup)).toContain("SignupRequest");
+    const docs = await h.request("GET", "/docs");
+    expect(docs.status).toBe(200);
+    expect(docs.text).toContain("/v1/orgs/{orgId}/api-keys");
+    expect(docs.text).not.toMatch(/<script[^>]+src=|https?:\/\/cdn/);
+  });
+
+  it("turns a thrown bug into a generic 500 envelope, logged with the request id", async () => {
+    const app = (await import("../app")).createApp(h.services);
+    app.get("/boom", () => {
+      throw new Error("secret internal detail");
+    });
+    const res = await app.request("/boom");
+    const body = (await res.json()) as { error: { type: string; message: string; requestId: string } };
+    expect(res.status).toBe(500);
+    expect(body.error.type).toBe("api_error");
+    expect(body.error.message).not.toContain("secret internal detail");
+    expect(h.logs.some((l) => l.includes(body.error.requestId) && l.includes("secret internal detail"))).toBe(true);
+  });
+
+  it("serves over real HTTP and stops accepting after a graceful stop", async () => {
+    const server = await h.listen();
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(200);
+    await server.stop();
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,87 @@
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "./context";
+import { errors } from "./errors";
+import { randomBase62 } from "../lib/ids";
+
+/** Gives every request an id (`req_...`), echoed in `X-Request-Id` and in error envelopes. */
+export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const id = `req_${randomBase62(20)}`;
+  c.set("requestId", id);
+  c.header("X-Request-Id", id);
+  await next();
+};
+
+/** One structured log line per request; never headers or bodies (they carry credentials). */
+export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = performance.now();
+  await next();
+  const { logger } = c.var.services;
+  const status = c.res.status;
+  const fields = {
+    requestId: c.var.requestId,
+    method: c.req.method,
+    path: c.req.path,
+    status,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+  };
+  if (status >= 500) logger.warn("request failed", fields);
+  else logger.debug("request", fields);
+};
+
+/** Refuses bodies over `maxBytes` with a 413 envelope, before they are read into memory. */
+export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw errors.tooLarge(`Request body is larger than ${maxBytes} bytes.`);
+    },
+  });
+}
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * A body sent to a JSON route must say it is JSON; otherwise it would be silently ignored.
+ * `accept` lists other media types routes take (e.g. text/markdown for SKILL.md uploads).
+ */
+export function requireJsonContentType(accept: (path: string, mediaType: string) => boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (MUTATING.has(c.req.method)) {
+      const hasBody = Number(c.req.header("content-length") ?? 0) > 0 || c.req.header("transfer-encoding") !== undefined;
+      const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+      if (hasBody && !JSON_TYPE.test(mediaType) && !accept(c.req.path, mediaType)) {
+        throw errors.invalid(`Content-Type must be application/json${mediaType ? `, got ${mediaType}` : ""}.`);
+      }
+    }
+    await next();
+  };
+}
+
+/**
+ * CSRF protection for cookie-authenticated mutations: a browser always sends `Origin` (or
+ * `Sec-Fetch-Site`) on cross-site POSTs, so one that names another site is refused. Requests
+ * with an Authorization header are not cookie-authenticated and pass.
+ */
+export function csrfOriginCheck(publicUrl: string): MiddlewareHandler<AppEnv> {
+  const publicOrigin = new URL(publicUrl).origin;
+  return async (c, next) => {
+    if (MUTATING.has(c.req.method) && c.req.header("authorization") === undefined) {
+      const origin = c.req.header("origin");
+      const site = c.req.header("sec-fetch-site");
+      const host = c.req.header("host");
+      const sameHost = (() => {
+        if (!origin || origin === "null") return false;
+        try {
+          return new URL(origin).host === host;
+        } catch {
+          return false;
+        }
+      })();
+      const allowed = origin === undefined ? site !== "cross-site" : origin === publicOrigin || sameHost;
+      if (!allowed) throw errors.forbidden("Cross-site request refused (Origin does not match this site).");
+    }
+    await next();
+  };
+}

@@ -1,0 +1,83 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ZodError } from "zod";
+import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
+
+/** Turns a zod validation failure into a 400 naming the first bad field and why. */
+export function validationError(error: ZodError, target: string): ApiError {
+  const issue = error.issues[0];
+  const path = issue?.path.map(String).join(".") ?? "";
+  const param = path || (target === "json" ? undefined : target);
+  let message = issue?.message ?? "Invalid request.";
+  if (issue?.code === "unrecognized_keys") {
+    const keys = (issue as { keys?: string[] }).keys ?? [];
+    message = `Unknown parameter${keys.length > 1 ? "s" : ""}: ${keys.join(", ")}.`;
+    return new ApiError("invalid_request_error", message, { param: [path, keys[0]].filter(Boolean).join(".") });
+  }
+  if (issue?.code === "invalid_type" && /received undefined/.test(message)) message = "This field is required.";
+  return new ApiError("invalid_request_error", param ? `Invalid ${param}: ${message}` : message, { param });
+}
+
+/** A router whose request validation failures become our 400 envelope. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result, _c) => {
+      if (!result.success) throw validationError(result.error as unknown as ZodError, result.target);
+    },
+  });
+}
+
+/** A required JSON request body (validation always runs, whatever the Content-Type). */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return { content: { "application/json": { schema } }, required: true, description };
+}
+
+/** A JSON response of `schema`. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { "application/json": { schema } }, description };
+}
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      type: z.string().openapi({ example: "invalid_request_error" }),
+      message: z.string(),
+      param: z.string().optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
+
+/** The error responses most routes share, for the OpenAPI document. */
+export const commonErrors = {
+  400: errorResponse("Invalid request"),
+  401: errorResponse("Missing or invalid credentials"),
+  403: errorResponse("Not allowed for this role or key scope"),
+  404: errorResponse("Not found (including other orgs' resources)"),
+} as const;
+
+/** Epoch ms → ISO-8601 UTC string (null stays null). */
+export function iso(ms: number): string;
+export function iso(ms: number | null): string | null;
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export const OrgIdParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .openapi({ param: { name: "orgId", in: "path" }, example: "org_4f9Kq2" });
+
+/** Query parameters of a paginated list: `page` is 1-based, `limit` 1..200 (default 50). */
+export const PaginationQuery = z.object({
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+/** The envelope of a paginated list. */
+export function paginated<T>(data: T[], page: number, limit: number, total: number) {
+  return { data, page, limit, total, hasMore: page * limit < total };
+}

@@ -1,0 +1,68 @@
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import { createApp } from "./app";
+import type { Services } from "./services";
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  /** Graceful stop: refuse new work, let in-flight requests finish up to the grace period, cancel the rest, close services. */
+  stop(): Promise<void>;
+}
+
+/** Serves the app over HTTP on the configured host and port (port 0 picks a free one). */
+export async function startServer(services: Services, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
+  const app = createApp(services);
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
+  const port = options.port ?? services.config.port;
+  const host = options.host ?? services.config.host;
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve(
+      {
+        fetch: async (request, env) => {
+          inFlight++;
+          try {
+            return await app.fetch(request, env);
+          } finally {
+            inFlight--;
+            if (inFlight === 0) idle?.();
+          }
+        },
+        port,
+        hostname: host,
+      },
+      () => resolve(s),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const shown = host.includes(":") ? `[${host}]` : host;
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      const { logger, config } = services;
+      logger.info("shutting down", { inFlight });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // Streams count as in flight until their last byte, so this also waits for running chats.
+      const drained = new Promise<void>((resolve) => {
+        if (inFlight === 0) resolve();
+        else idle = resolve;
+      });
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.limits.shutdownGraceMs).unref());
+      await Promise.race([drained, grace]);
+      // Past the deadline: cancel what still runs; runs record their usage as they end.
+      services.shutdown.abort();
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 5_000).unref())]);
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await closed;
+      await services.close();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return { port: address.port, url: `http://${shown}:${address.port}`, stop };
+}
