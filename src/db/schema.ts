@@ -69,6 +69,146 @@ export interface FoundationTables {
   api_keys: ApiKeysTable;
 }
 
-export interface Database extends FoundationTables {}
+export interface AgentsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  description: string | null;
+  system_prompt: string;
+  model: string;
+  temperature: number;
+  max_iterations: number;
+  /** JSON array of tool names. */
+  enabled_tools: string;
+  /** JSON object of the user's own. */
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SkillsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  description: string;
+  content: string;
+  /** JSON array of {name, content}. */
+  files: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AgentSkillsTable {
+  org_id: string;
+  agent_id: string;
+  skill_id: string;
+  created_at: number;
+}
+
+export interface ConversationsTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  title: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  org_id: string;
+  conversation_id: string;
+  run_id: string;
+  /** Order within the conversation. */
+  seq: number;
+  role: "user" | "assistant" | "tool";
+  /** JSON of the runtime's ChatMessage. */
+  content: string;
+  created_at: number;
+}
+
+export type RunStatus = "running" | "completed" | "max_iterations" | "error" | "cancelled" | "interrupted";
+
+export interface RunsTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  conversation_id: string;
+  parent_run_id: string | null;
+  api_key_id: string | null;
+  user_id: string | null;
+  model: string;
+  status: RunStatus;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cost: number;
+  iterations: number;
+  tool_calls: number;
+  started_at: number;
+  updated_at: number;
+  ended_at: number | null;
+}
+
+export interface UsageRecordsTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  /** The agent's name when the run happened: summaries still name deleted agents. */
+  agent_name: string;
+  conversation_id: string;
+  /** Unique: a run has exactly one usage record. */
+  run_id: string;
+  parent_run_id: string | null;
+  api_key_id: string | null;
+  user_id: string | null;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  tokens: number;
+  cost: number;
+  iterations: number;
+  tool_calls: number;
+  status: string;
+  duration_ms: number;
+  created_at: number;
+}
+
+export interface MemoryNotesTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  content: string;
+  created_at: number;
+}
+
+export interface MemoryHistoryTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  conversation_id: string | null;
+  content: string;
+  created_at: number;
+}
+
+export interface AgentTables {
+  agents: AgentsTable;
+  skills: SkillsTable;
+  agent_skills: AgentSkillsTable;
+}
+
+export interface RuntimeTables {
+  conversations: ConversationsTable;
+  messages: MessagesTable;
+  runs: RunsTable;
+  usage_records: UsageRecordsTable;
+  memory_notes: MemoryNotesTable;
+  memory_history: MemoryHistoryTable;
+}
+
+export interface Database extends FoundationTables, AgentTables, RuntimeTables {}
 
 export type { Generated };
