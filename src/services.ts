@@ -3,6 +3,7 @@ import type { Config } from "./config";
 import { type Db, openDatabase } from "./db";
 import { migrateToLatest } from "./db/migrations";
 import { ApiKeyAuthenticator } from "./features/api-keys/authenticator";
+import { PlanTable } from "./features/billing/plans";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type Logger, createLogger } from "./lib/logger";
 
@@ -16,6 +17,7 @@ export interface Services {
   db: Db;
   redis: Redis | null;
   apiKeys: ApiKeyAuthenticator;
+  plans: PlanTable;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -38,6 +40,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     : null;
   redis?.on("error", (error) => logger.warn("redis error", { error: error.message }));
   const apiKeys = new ApiKeyAuthenticator(db.kysely, logger);
+  const plans = PlanTable.fromFile(config.plansFile, config.defaultPlan);
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -45,6 +48,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     db,
     redis,
     apiKeys,
+    plans,
     shutdown: new AbortController(),
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
