@@ -2,22 +2,36 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { isConnectionError } from "./db";
+import { agentRoutes } from "./features/agents/routes";
 import { apiKeyRoutes } from "./features/api-keys/routes";
 import { authRoutes } from "./features/auth/routes";
+import { billingRoutes } from "./features/billing/routes";
 import { renderDocsPage } from "./features/docs/page";
+import { customDomainRoutes, tlsAskRoutes } from "./features/domains/routes";
 import { healthRoutes } from "./features/health/routes";
+import { modelRoutes } from "./features/models/routes";
+import { chatRoutes } from "./features/chat/routes";
+import { conversationRoutes } from "./features/conversations/routes";
+import { fileRoutes } from "./features/files/routes";
+import { memoryRoutes } from "./features/memory/routes";
 import { orgRoutes } from "./features/orgs/routes";
+import { skillRoutes } from "./features/skills/routes";
+import { usageRoutes } from "./features/usage/routes";
 import type { AppEnv } from "./http/context";
 import { ApiError, errorEnvelope, errors } from "./http/errors";
+import { hostRouting } from "./http/host-routing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType } from "./http/middleware";
 import { validationError } from "./http/openapi";
 import type { Services } from "./services";
+
+/** Workspace file uploads: raw bytes, any media type, under their own body limit. */
+const isUploadPath = (path: string) => /^\/v1\/orgs\/[^/]+\/files\/content$/.test(path);
 
 /** Paths that take a non-JSON body (their routes check the media type themselves). */
 const nonJsonBodies = (path: string, mediaType: string) =>
   path === "/v1/webhooks/stripe" ||
   (/^\/v1\/orgs\/[^/]+\/skills(\/[^/]+)?$/.test(path) && mediaType === "text/markdown") ||
-  /^\/v1\/orgs\/[^/]+\/files\/content$/.test(path);
+  isUploadPath(path);
 
 /** Converts any thrown value into the error envelope; the one place errors become responses. */
 export function handleError(error: unknown, c: Context<AppEnv>): Response {
@@ -57,7 +71,11 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   });
   app.use("*", requestId);
   app.use("*", accessLog);
-  app.use("/v1/*", limitBody(services.config.limits.maxBodyBytes));
+  // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.
+  app.use("*", hostRouting);
+  // File uploads have their own, larger limit (maxUploadBytes) on their route.
+  const bodyLimit = limitBody(services.config.limits.maxBodyBytes);
+  app.use("/v1/*", (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)));
   app.use("/v1/*", requireJsonContentType(nonJsonBodies));
   app.use("/v1/*", csrfOriginCheck(services.config.publicUrl));
 
@@ -65,6 +83,17 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", authRoutes());
   app.route("/", orgRoutes());
   app.route("/", apiKeyRoutes());
+  app.route("/", modelRoutes());
+  app.route("/", agentRoutes());
+  app.route("/", skillRoutes());
+  app.route("/", usageRoutes());
+  app.route("/", billingRoutes());
+  app.route("/", customDomainRoutes());
+  app.route("/", tlsAskRoutes());
+  app.route("/", memoryRoutes());
+  app.route("/", chatRoutes());
+  app.route("/", conversationRoutes());
+  app.route("/", fileRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",

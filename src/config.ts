@@ -26,6 +26,14 @@ export interface Config {
   };
   /** host[:port] entries exempt from the outbound private-address block (tests only). */
   fetchAllowlist: string[];
+  /** Pro tools: the bubblewrap sandbox pool and the browser (docs/sandbox.md). */
+  sandbox: {
+    /** Org sandboxes kept live per gateway; more orgs wait in line. */
+    maxLive: number;
+    /** An idle org sandbox is put to sleep after this long. */
+    idleMs: number;
+    chromiumPath: string;
+  };
   stripe: {
     secretKey: string | null;
     webhookSecret: string | null;
@@ -50,6 +58,8 @@ export interface Config {
   limits: {
     /** Largest accepted request body, in bytes. */
     maxBodyBytes: number;
+    /** Largest file upload to the files API (also the largest file it serves), in bytes. */
+    maxUploadBytes: number;
     /** Concurrent chat runs per API key (or session user) and per org. */
     concurrentRunsPerKey: number;
     concurrentRunsPerOrg: number;
@@ -57,6 +67,8 @@ export interface Config {
     toolOutputChars: number;
     /** How long a graceful shutdown waits for in-flight requests and runs. */
     shutdownGraceMs: number;
+    /** Interval of `: ping` comments on idle SSE streams. */
+    ssePingMs: number;
   };
 }
 
@@ -147,6 +159,11 @@ export function loadConfig(env: Env = process.env): Config {
       tavilyApiKey: str("TAVILY_API_KEY"),
     },
     fetchAllowlist: list("OPENPAW_FETCH_ALLOWLIST"),
+    sandbox: {
+      maxLive: int("OPENPAW_SANDBOX_MAX_LIVE", 8, 1),
+      idleMs: int("OPENPAW_SANDBOX_IDLE_MS", 600_000, 1000),
+      chromiumPath: str("OPENPAW_CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    },
     stripe: {
       secretKey: str("STRIPE_SECRET_KEY"),
       webhookSecret: str("STRIPE_WEBHOOK_SECRET"),
@@ -167,10 +184,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     limits: {
       maxBodyBytes: int("OPENPAW_MAX_BODY_BYTES", 1_048_576, 1024),
+      maxUploadBytes: int("OPENPAW_MAX_UPLOAD_BYTES", 50 * 1_048_576, 1024),
       concurrentRunsPerKey: int("OPENPAW_CONCURRENT_RUNS_PER_KEY", 10, 1),
       concurrentRunsPerOrg: int("OPENPAW_CONCURRENT_RUNS_PER_ORG", 50, 1),
       toolOutputChars: int("OPENPAW_TOOL_OUTPUT_CHARS", 20_000, 100),
       shutdownGraceMs: int("OPENPAW_SHUTDOWN_GRACE_MS", 10_000, 0),
+      ssePingMs: int("OPENPAW_SSE_PING_MS", 15_000, 100),
     },
   };
 }

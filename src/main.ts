@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "migrate": {
       const db = openDatabase(config.databaseUrl);
-      const applied = await migrateToLatest(db.kysely);
+      const applied = await migrateToLatest(db.kysely, db.dialect);
       await db.close();
       console.log(applied.length ? `Applied: ${applied.join(", ")}` : "Database is up to date.");
       return 0;

@@ -3,6 +3,36 @@ import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app";
 import type { Services } from "./services";
 
+/** Passes a body through and calls `onEnd` once when it ends, fails or is cancelled. */
+function trackEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let ended = false;
+  const end = () => {
+    if (!ended) {
+      ended = true;
+      onEnd();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          end();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      end();
+      await reader.cancel(reason);
+    },
+  });
+}
+
 export interface RunningServer {
   port: number;
   url: string;
@@ -15,6 +45,10 @@ export async function startServer(services: Services, options: { port?: number; 
   const app = createApp(services);
   let inFlight = 0;
   let idle: (() => void) | null = null;
+  const finished = () => {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  };
   const port = options.port ?? services.config.port;
   const host = options.host ?? services.config.host;
 
@@ -23,12 +57,19 @@ export async function startServer(services: Services, options: { port?: number; 
       {
         fetch: async (request, env) => {
           inFlight++;
+          let response: Response;
           try {
-            return await app.fetch(request, env);
-          } finally {
-            inFlight--;
-            if (inFlight === 0) idle?.();
+            response = await app.fetch(request, env);
+          } catch (error) {
+            finished();
+            throw error;
           }
+          // A stream is in flight until its last byte (or the client leaves), not when its headers go out.
+          if (response.body && response.headers.get("content-type")?.startsWith("text/event-stream")) {
+            return new Response(trackEnd(response.body, finished), response);
+          }
+          finished();
+          return response;
         },
         port,
         hostname: host,

@@ -4,8 +4,21 @@ import { type Db, openDatabase } from "./db";
 import { migrateToLatest } from "./db/migrations";
 import { ApiKeyAuthenticator } from "./features/api-keys/authenticator";
 import { PlanTable } from "./features/billing/plans";
+import { DbQuotaService, type QuotaService } from "./features/billing/quota";
+import { BillingService } from "./features/billing/service";
+import { DomainService } from "./features/domains/service";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
+import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { type Logger, createLogger } from "./lib/logger";
+import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/chat/concurrency";
+import { recoverInterruptedRuns } from "./features/chat/recovery";
+import { createAnthropicProvider } from "./runtime/models/anthropic";
+import { createOpenAIProvider } from "./runtime/models/openai";
+import type { ModelProvider } from "./runtime/models/types";
+import type { ToolRegistry } from "./runtime/tools/registry";
+import { createToolRegistry } from "./tools";
+import { createWorkspaceQuota } from "./features/files/workspace-quota";
+import type { WorkspaceFiles } from "./runtime/sandbox/types";
 
 /**
  * Everything the app needs, built once from the configuration and passed in (no module-level
@@ -18,6 +31,21 @@ export interface Services {
   redis: Redis | null;
   apiKeys: ApiKeyAuthenticator;
   plans: PlanTable;
+  /** Token quota per org and period: the runtime reserves before each model call and settles after. */
+  quota: QuotaService;
+  /** Stripe (null client without STRIPE_SECRET_KEY), subscription sync and the overage outbox (`flushOverage()`). */
+  billing: BillingService;
+  /** Custom domains: DNS verification, the host directory for routing, the verification sweep. */
+  domains: DomainService;
+  /** Models agents may use, with prices (OPENPAW_MODELS_FILE overrides). */
+  models: ModelCatalogue;
+  /** Model providers with credentials configured, by catalogue provider name. */
+  providers: Partial<Record<"anthropic" | "openai", ModelProvider>>;
+  tools: ToolRegistry;
+  /** Org workspaces (Pro tools): shared by the sandbox tools and the files API, within the plan's quota. */
+  files: WorkspaceFiles;
+  /** Concurrent-run slots per key/user and per org. */
+  runSlots: RunSlots;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -34,13 +62,41 @@ export interface Services {
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const db = openDatabase(config.databaseUrl);
-  await migrateToLatest(db.kysely);
+  await migrateToLatest(db.kysely, db.dialect);
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : null;
   redis?.on("error", (error) => logger.warn("redis error", { error: error.message }));
   const apiKeys = new ApiKeyAuthenticator(db.kysely, logger);
   const plans = PlanTable.fromFile(config.plansFile, config.defaultPlan);
+  const quota = new DbQuotaService(db, plans);
+  const billing = new BillingService(config, db, plans, logger);
+  billing.start();
+  const domains = new DomainService(db, config, logger, redis);
+  domains.start();
+  const models = createModelCatalogue({
+    modelsFile: config.modelsFile,
+    anthropicConfigured: config.anthropic.apiKey !== null,
+    openaiConfigured: config.openai.apiKey !== null || config.openai.baseUrl !== null,
+  });
+  const providers: Services["providers"] = {};
+  if (config.anthropic.apiKey) {
+    providers.anthropic = createAnthropicProvider({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseUrl ?? undefined });
+  }
+  if (config.openai.apiKey || config.openai.baseUrl) {
+    providers.openai = createOpenAIProvider({ apiKey: config.openai.apiKey ?? undefined, baseURL: config.openai.baseUrl ?? undefined });
+  }
+  const tools = await createToolRegistry(config, db.kysely, { quotaBytes: createWorkspaceQuota(db.kysely, plans) });
+
+  // SQLite is one process: every run still marked running was cut off. With PostgreSQL other
+  // replicas may be running theirs, so only runs silent past their heartbeat are taken.
+  const staleAfterMs = db.dialect === "sqlite" ? 0 : 90_000;
+  await recoverInterruptedRuns({ db, logger }, staleAfterMs);
+  const recovery = setInterval(() => {
+    recoverInterruptedRuns({ db, logger }, 90_000).catch((error) => logger.warn("run recovery failed", { error }));
+  }, 60_000);
+  recovery.unref();
+
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -49,6 +105,14 @@ export async function createServices(config: Config, options: { logger?: Logger 
     redis,
     apiKeys,
     plans,
+    quota,
+    billing,
+    domains,
+    models,
+    providers,
+    tools: tools.registry,
+    files: tools.files,
+    runSlots: redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots(),
     shutdown: new AbortController(),
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -56,6 +120,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
     },
     close() {
       closing ??= (async () => {
+        clearInterval(recovery);
+        await domains.stop();
+        await billing.close();
+        await tools.close();
         await apiKeys.flush().catch((error) => logger.warn("api key flush at shutdown failed", { error }));
         redis?.disconnect();
         await db.close();

@@ -209,6 +209,87 @@ export interface RuntimeTables {
   memory_history: MemoryHistoryTable;
 }
 
-export interface Database extends FoundationTables, AgentTables, RuntimeTables {}
+export type CustomDomainStatus = "pending" | "active" | "failed";
+
+export interface CustomDomainsTable {
+  id: string;
+  org_id: string;
+  /** Normalised: lower case, ASCII (punycode), no trailing dot. */
+  domain: string;
+  /** The value expected in the TXT record, after "openpaw-verify=". */
+  token: string;
+  status: CustomDomainStatus;
+  /** 0/1: the CNAME pointed at the target at the last check. */
+  cname_ok: number;
+  failure_reason: string | null;
+  /** DNS checks made since verification (re)started; drives the sweep's backoff. */
+  attempts: number;
+  /** When verification (re)started; the 72-hour window counts from here. */
+  pending_since: number;
+  checked_at: number | null;
+  next_check_at: number;
+  verified_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DomainTables {
+  custom_domains: CustomDomainsTable;
+}
+
+/** Per-org per-UTC-day per-agent rollup of usage_records, updated in the same transaction. */
+export interface UsageDailyTable {
+  org_id: string;
+  /** Epoch ms of the UTC midnight starting the day. */
+  day: number;
+  agent_id: string;
+  runs: number;
+  tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  tool_calls: number;
+  cost: number;
+}
+
+/** Token counter of one org for one quota period (created on demand by an upsert). */
+export interface OrgQuotaTable {
+  org_id: string;
+  period_start: number;
+  tokens_used: number;
+  tokens_reserved: number;
+  /** Overage tokens already queued for Stripe in this period. */
+  overage_enqueued: number;
+  updated_at: number;
+}
+
+/** Stripe webhook events already handled (each id once). */
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  received_at: number;
+}
+
+/** Overage meter events waiting for (or acknowledged by) Stripe. */
+export interface OverageOutboxTable {
+  /** Deterministic `${orgId}:${periodStart}:${seq}`; Stripe dedupes on it. */
+  identifier: string;
+  org_id: string;
+  stripe_customer_id: string;
+  value: number;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+  sent_at: number | null;
+  last_error: string | null;
+}
+
+export interface BillingTables {
+  usage_daily: UsageDailyTable;
+  org_quota: OrgQuotaTable;
+  stripe_events: StripeEventsTable;
+  overage_outbox: OverageOutboxTable;
+}
+
+export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables {}
 
 export type { Generated };

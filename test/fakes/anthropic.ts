@@ -69,7 +69,11 @@ function respond(turn: FakeTurn, body: any, headers: Record<string, string>): Di
       kind: "error",
       status: 400,
       headers: { "request-id": requestId },
-      body: { type: "error", error: { type: "invalid_request_error", message: `${sampling}: Extra inputs are not permitted` }, request_id: requestId },
+      body: {
+        type: "error",
+        error: { type: "invalid_request_error", message: `${sampling}: Extra inputs are not permitted` },
+        request_id: requestId,
+      },
     };
   }
   if (turn.status !== undefined && turn.status >= 400) {

@@ -67,7 +67,7 @@ export interface FakeRequestRecord {
   /** Lower-cased header names. */
   headers: Record<string, string>;
   body: any;
-  /** The usage the fake reported for this request (absent for error responses and unknown paths). */
+  /** The full usage the fake scripted for this response (an interrupted stream reports less); absent for error responses. */
   usage?: ResolvedUsage;
 }
 

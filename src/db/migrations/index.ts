@@ -1,23 +1,34 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import * as m0001 from "./0001_foundation";
 import * as m0002 from "./0002_agents_skills";
 import * as m0003 from "./0003_runs_usage_memory";
+import * as m0004 from "./0004_billing";
+import * as m0005 from "./0005_domains";
 
 /** Every migration, in order. Add a new file and one line here; never edit a released migration. */
 const migrations: Record<string, Migration> = {
   "0001_foundation": m0001,
   "0002_agents_skills": m0002,
   "0003_runs_usage_memory": m0003,
+  "0004_billing": m0004,
+  "0005_domains": m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /**
- * Brings the schema up to date. Kysely's migrator takes a lock (on PostgreSQL an advisory lock
- * inside a transaction), so replicas starting at the same moment run each migration once.
+ * Brings the schema up to date. Kysely's migrator takes a lock (on PostgreSQL an advisory lock),
+ * so replicas starting at the same moment run each migration once. On PostgreSQL its bookkeeping
+ * tables live in the current schema: otherwise another schema's tables of the same name (several
+ * deployments or test runs in one database) would be taken for ours.
  */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+export async function migrateToLatest(db: Kysely<any>, dialect: "sqlite" | "postgres"): Promise<string[]> {
+  let migrationTableSchema: string | undefined;
+  if (dialect === "postgres") {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+    migrationTableSchema = rows[0]?.schema;
+  }
+  const migrator = new Migrator({ db, provider, migrationTableSchema });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);

@@ -99,7 +99,9 @@ describe("anthropic provider: streaming", () => {
 
     fake.enqueue({ text: "pong", toolCalls: [{ name: "t", input: {} }] });
     const parts = await collect(provider.stream(request()));
-    expect(new Set(parts.map((p) => p.type))).toEqual(new Set(["text-delta", "tool-call-start", "tool-input-delta", "tool-call", "finish"]));
+    expect(new Set(parts.map((p) => p.type))).toEqual(
+      new Set(["text-delta", "tool-call-start", "tool-input-delta", "tool-call", "finish"]),
+    );
     expect(text(parts)).toBe("pong");
   });
 
@@ -114,7 +116,12 @@ describe("anthropic provider: streaming", () => {
   });
 
   it("turns empty tool input into {} and keeps unparseable input as the raw string", async () => {
-    fake.enqueue({ toolCalls: [{ name: "noargs", input: {}, rawInput: "" }, { name: "broken", input: null, rawInput: '{"a": tru' }] });
+    fake.enqueue({
+      toolCalls: [
+        { name: "noargs", input: {}, rawInput: "" },
+        { name: "broken", input: null, rawInput: '{"a": tru' },
+      ],
+    });
     const calls = (await collect(provider.stream(request()))).filter((p) => p.type === "tool-call");
     expect(calls).toMatchObject([
       { name: "noargs", input: {} },
@@ -123,7 +130,11 @@ describe("anthropic provider: streaming", () => {
   });
 
   it("maps stop reasons", async () => {
-    fake.enqueue({ text: "cut", stopReason: "max_tokens" }, { text: "no", stopReason: "refusal" }, { text: "x", stopReason: "stop_sequence" });
+    fake.enqueue(
+      { text: "cut", stopReason: "max_tokens" },
+      { text: "no", stopReason: "refusal" },
+      { text: "x", stopReason: "stop_sequence" },
+    );
     expect(last(await collect(provider.stream(request())))).toMatchObject({ reason: "max_tokens" });
     expect(last(await collect(provider.stream(request())))).toMatchObject({ reason: "refusal" });
     expect(last(await collect(provider.stream(request())))).toMatchObject({ reason: "stop_sequence" });

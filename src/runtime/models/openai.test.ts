@@ -55,7 +55,13 @@ describe("openai provider (index and id present)", () => {
   });
 
   it("assembles chunked tool_calls of two parallel calls", async () => {
-    fake.enqueue({ text: "Let me look.", toolCalls: [{ id: "call_A", ...twoCalls[0] }, { id: "call_B", ...twoCalls[1] }] });
+    fake.enqueue({
+      text: "Let me look.",
+      toolCalls: [
+        { id: "call_A", ...twoCalls[0] },
+        { id: "call_B", ...twoCalls[1] },
+      ],
+    });
     const parts = await collect(provider.stream(request()));
     expect(calls(parts)).toEqual([
       { type: "tool-call", id: "call_A", ...twoCalls[0] },
@@ -84,7 +90,9 @@ describe("openai provider (index and id present)", () => {
         request({
           temperature: 0.2,
           maxTokens: 77,
-          tools: [{ name: "read_url", description: "Read a page", inputSchema: { type: "object", properties: { url: { type: "string" } } } }],
+          tools: [
+            { name: "read_url", description: "Read a page", inputSchema: { type: "object", properties: { url: { type: "string" } } } },
+          ],
           messages: [
             { role: "user", content: "Read it" },
             {
@@ -119,7 +127,11 @@ describe("openai provider (index and id present)", () => {
       tools: [
         {
           type: "function",
-          function: { name: "read_url", description: "Read a page", parameters: { type: "object", properties: { url: { type: "string" } } } },
+          function: {
+            name: "read_url",
+            description: "Read a page",
+            parameters: { type: "object", properties: { url: { type: "string" } } },
+          },
         },
       ],
     });
@@ -202,7 +214,12 @@ describe("openai provider against Ollama-style servers", () => {
 
   it("tolerates deltas without index (matched by id)", async () => {
     const { fake, provider } = await start({ omitIndex: true });
-    fake.enqueue({ toolCalls: [{ id: "call_X", ...twoCalls[0] }, { id: "call_Y", ...twoCalls[1] }] });
+    fake.enqueue({
+      toolCalls: [
+        { id: "call_X", ...twoCalls[0] },
+        { id: "call_Y", ...twoCalls[1] },
+      ],
+    });
     const parts = await collect(provider.stream(request()));
     expect(fake.requests[0].body.messages[0].role).toBe("system");
     expect(calls(parts)).toEqual([
@@ -236,7 +253,12 @@ describe("openai provider against Ollama-style servers", () => {
 
   it("takes whole arguments with ids but no index", async () => {
     const { fake, provider } = await start({ omitIndex: true, wholeArguments: true });
-    fake.enqueue({ toolCalls: [{ id: "a1", name: "memory_read", input: {} }, { id: "a2", name: "memory_read", input: { key: "k" } }] });
+    fake.enqueue({
+      toolCalls: [
+        { id: "a1", name: "memory_read", input: {} },
+        { id: "a2", name: "memory_read", input: { key: "k" } },
+      ],
+    });
     const got = calls(await collect(provider.stream(request())));
     expect(got).toEqual([
       { type: "tool-call", id: "a1", name: "memory_read", input: {} },

@@ -124,7 +124,9 @@ describe("streamWithRetry", () => {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 50);
-    const parts = await collect(streamWithRetry(provider, request({ signal: controller.signal }), { baseDelayMs: 60_000, maxDelayMs: 60_000 }));
+    const parts = await collect(
+      streamWithRetry(provider, request({ signal: controller.signal }), { baseDelayMs: 60_000, maxDelayMs: 60_000 }),
+    );
     expect(Date.now() - started).toBeLessThan(5000);
     expect(parts).toMatchObject([{ type: "error", error: { kind: "other", message: "aborted" } }]);
     expect(fake.requests).toHaveLength(1);

@@ -2,7 +2,15 @@
  * The one retry loop of model calls (the SDKs' own retries are off), plus the HTTP-status
  * classification both providers share.
  */
-import { type ModelProvider, type ModelRequest, ProviderError, type ProviderErrorKind, type StreamPart, type TokenUsage, emptyUsage } from "./types";
+import {
+  type ModelProvider,
+  type ModelRequest,
+  ProviderError,
+  type ProviderErrorKind,
+  type StreamPart,
+  type TokenUsage,
+  emptyUsage,
+} from "./types";
 
 /** Maps an HTTP status of a provider response to our error kind. */
 export function errorKindForStatus(status: number): ProviderErrorKind {
@@ -82,7 +90,11 @@ export function retryDelayMs(attempt: number, retryAfterMs: number | undefined, 
  * caller (afterwards a retry would duplicate output, so the error passes through). Tokens billed
  * by failed attempts are added to the usage of the final finish or error part.
  */
-export async function* streamWithRetry(provider: ModelProvider, request: ModelRequest, options: RetryOptions = {}): AsyncIterable<StreamPart> {
+export async function* streamWithRetry(
+  provider: ModelProvider,
+  request: ModelRequest,
+  options: RetryOptions = {},
+): AsyncIterable<StreamPart> {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const baseDelayMs = options.baseDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 20_000;

@@ -216,7 +216,10 @@ export function createWorkspaceFiles(options: WorkspaceFilesOptions): WorkspaceF
           const shown = displayPath([...walked.names, last]);
           const parent = walked.dirs[walked.dirs.length - 1];
           const hostPath = `/proc/self/fd/${parent.fd}/${last}`;
-          const existed = await lstat(hostPath).then(() => true, () => false);
+          const existed = await lstat(hostPath).then(
+            () => true,
+            () => false,
+          );
           const flags = constants.O_WRONLY | constants.O_CREAT | (writeOptions?.append ? constants.O_APPEND : 0);
           const file = await openFinal(parent, last, flags, segments);
           try {

@@ -27,7 +27,11 @@ export async function createSandboxTools(
   if (!probe.ok) return { tools: [], unavailable: NAMES.map((name) => ({ name, reason: probe.reason })) };
   const fileOptions = { ...options.fileTools, files: options.files };
   return {
-    tools: [createExecTool({ ...options.exec, sandbox: options.sandbox }), createReadFileTool(fileOptions), createWriteFileTool(fileOptions)],
+    tools: [
+      createExecTool({ ...options.exec, sandbox: options.sandbox }),
+      createReadFileTool(fileOptions),
+      createWriteFileTool(fileOptions),
+    ],
     unavailable: [],
   };
 }

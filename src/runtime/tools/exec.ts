@@ -34,7 +34,8 @@ export function createExecTool(options: ExecToolOptions): ToolDefinition<ExecInp
     name: "exec",
     description:
       "Run a shell command (sh -c) in your private Linux sandbox. The working directory is /workspace, " +
-      "which persists between calls and is shared with read_file/write_file. python3, node and the usual " +
+      "which persists between calls and is shared with read_file/write_file; everything else (cd, variables, /tmp) " +
+      "starts fresh on each call. python3, node and the usual " +
       "command-line tools are available; there is no network access. Returns the exit code, stdout and stderr.",
     tier: "pro",
     input,

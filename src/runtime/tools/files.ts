@@ -50,7 +50,10 @@ export function createReadFileTool(options: FileToolsOptions): ToolDefinition<Re
       }
       if (bytes.byteLength === 0) return `${args.path} is empty.`;
       if (bytes.subarray(0, 8192).includes(0)) {
-        return { content: `${args.path} looks binary (${bytes.byteLength} bytes); inspect it with exec (file, xxd, python3).`, isError: true };
+        return {
+          content: `${args.path} looks binary (${bytes.byteLength} bytes); inspect it with exec (file, xxd, python3).`,
+          isError: true,
+        };
       }
       const lines = Buffer.from(bytes).toString("utf8").split("\n");
       if (lines[lines.length - 1] === "") lines.pop();
@@ -93,7 +96,10 @@ export function createWriteFileTool(options: FileToolsOptions): ToolDefinition<W
     async execute(args, context) {
       const data = Buffer.from(args.content, "utf8");
       if (data.byteLength > maxWriteBytes) {
-        return { content: `Refused: the content is ${data.byteLength} bytes, over the ${maxWriteBytes}-byte limit of one write.`, isError: true };
+        return {
+          content: `Refused: the content is ${data.byteLength} bytes, over the ${maxWriteBytes}-byte limit of one write.`,
+          isError: true,
+        };
       }
       try {
         const written = await options.files.write(context.orgId, args.path, data, { append: args.append });

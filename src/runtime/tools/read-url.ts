@@ -130,6 +130,17 @@ turndown.remove(["script", "style", "noscript", "template", "iframe"]);
 
 /** Readability's article as markdown; the whole body's text when Readability finds no article. */
 export function htmlToMarkdown(html: string, pageUrl: string): Extracted {
+  // linkedom builds no document element for a bare fragment; give it one, as browsers would.
+  const source = /<html[\s>]/i.test(html) ? html : `<!doctype html><html><head></head><body>${html}</body></html>`;
+  try {
+    return extract(source, pageUrl);
+  } catch {
+    // A document linkedom or Readability chokes on still has text worth returning.
+    return { title: "", text: collapse(source.replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]*>/g, " ")) };
+  }
+}
+
+function extract(html: string, pageUrl: string): Extracted {
   const { document } = parseHTML(html);
   // Readability resolves links against the document's base URI, which linkedom only knows from <base>.
   const existingBase = document.querySelector("base[href]")?.getAttribute("href");
@@ -154,21 +165,32 @@ export function htmlToMarkdown(html: string, pageUrl: string): Extracted {
   const fallbackTitle = (document.querySelector("title")?.textContent ?? "").trim();
   let article: ReturnType<Readability["parse"]> = null;
   try {
-    // Readability mutates the DOM; the fallback below reads a fresh copy.
     article = new Readability(document as unknown as Document).parse();
   } catch {
     article = null;
   }
-  const markdown = article?.content ? turndown.turndown(article.content).trim() : "";
-  if (markdown) return { title: (article?.title ?? fallbackTitle).trim(), text: markdown };
+  const markdown = article?.content ? tidyMarkdown(turndown.turndown(article.content)) : "";
+  if (markdown) return { title: (article?.title || fallbackTitle).trim(), text: markdown };
 
+  // Readability mutated the first DOM; the fallback reads a fresh one.
   const fresh = parseHTML(html).document;
   for (const el of fresh.querySelectorAll("script, style, noscript, template")) el.remove();
-  const bodyText = (fresh.body?.textContent ?? fresh.documentElement?.textContent ?? "")
+  return { title: fallbackTitle, text: collapse(fresh.body?.textContent ?? fresh.documentElement?.textContent ?? "") };
+}
+
+/** Turndown pads list markers to four columns ("-   item"); one space says the same in fewer tokens. */
+function tidyMarkdown(markdown: string): string {
+  return markdown
+    .replace(/^(\s*)([-*+]|\d+\.) {2,}/gm, "$1$2 ")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
+}
+
+function collapse(text: string): string {
+  return text
     .replace(/[ \t\f\v\r]+/g, " ")
     .replace(/\s*\n\s*/g, "\n")
     .trim();
-  return { title: fallbackTitle, text: bodyText };
 }
 
 function format(extracted: Extracted, url: string, truncatedBody: boolean, maxChars: number): string {

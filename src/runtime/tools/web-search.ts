@@ -142,16 +142,18 @@ function cleanText(value: unknown): string {
     .trim();
 }
 
+const KEY_HINTS: Record<number, string> = { 401: " (check the API key)", 403: " (check the API key)" };
+const SEARXNG_HINTS: Record<number, string> = { 403: " (is the json format enabled in the instance's settings?)" };
+
 /** Reads a JSON body, turning HTTP failures into a ProviderError that quotes the provider. */
-async function readJson(response: Response): Promise<unknown> {
+async function readJson(response: Response, hints: Record<number, string>): Promise<unknown> {
   const text = await response.text();
   if (!response.ok) {
     let detail = text.replace(/\s+/g, " ").trim();
     try {
       const parsed = JSON.parse(text) as Record<string, unknown>;
       const err = parsed.error as Record<string, unknown> | string | undefined;
-      const message =
-        (typeof err === "object" && err ? (err.detail ?? err.message) : err) ?? parsed.detail ?? parsed.message;
+      const message = (typeof err === "object" && err ? (err.detail ?? err.message) : err) ?? parsed.detail ?? parsed.message;
       if (typeof message === "string") detail = message;
       else if (message && typeof message === "object" && typeof (message as { error?: unknown }).error === "string") {
         detail = (message as { error: string }).error;
@@ -159,7 +161,7 @@ async function readJson(response: Response): Promise<unknown> {
     } catch {
       // not JSON: quote the text as is
     }
-    const hint = response.status === 401 || response.status === 403 ? " (check the API key)" : "";
+    const hint = hints[response.status] ?? "";
     const shown = detail.length > 300 ? `${detail.slice(0, 300)}…` : detail;
     throw new ProviderError(`HTTP ${response.status}${hint}${shown ? `: ${shown}` : ""}`);
   }
@@ -185,7 +187,7 @@ function brave(doFetch: typeof fetch, apiKey: string, endpoint: string): Provide
         headers: { accept: "application/json", "x-subscription-token": apiKey },
         signal,
       });
-      const body = (await readJson(response)) as { web?: { results?: unknown } };
+      const body = (await readJson(response, KEY_HINTS)) as { web?: { results?: unknown } };
       return asArray(body.web?.results).map((r) => ({
         title: cleanText(r.title),
         url: String(r.url ?? ""),
@@ -204,7 +206,7 @@ function searxng(doFetch: typeof fetch, baseUrl: string): Provider {
       url.searchParams.set("q", query);
       url.searchParams.set("format", "json");
       const response = await doFetch(url, { headers: { accept: "application/json" }, signal });
-      const body = (await readJson(response)) as { results?: unknown };
+      const body = (await readJson(response, SEARXNG_HINTS)) as { results?: unknown };
       return asArray(body.results).map((r) => ({
         title: cleanText(r.title),
         url: String(r.url ?? ""),
@@ -224,7 +226,7 @@ function tavily(doFetch: typeof fetch, apiKey: string, endpoint: string): Provid
         body: JSON.stringify({ query, max_results: count, search_depth: "basic" }),
         signal,
       });
-      const body = (await readJson(response)) as { results?: unknown };
+      const body = (await readJson(response, KEY_HINTS)) as { results?: unknown };
       return asArray(body.results).map((r) => ({
         title: cleanText(r.title),
         url: String(r.url ?? ""),

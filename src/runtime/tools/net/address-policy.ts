@@ -41,7 +41,7 @@ function v4(text: string, bits: number, kind: string): V4Range {
 function inV4Range(value: number, range: V4Range): boolean {
   if (range.bits === 0) return true;
   const mask = (0xffffffff << (32 - range.bits)) >>> 0;
-  return ((value & mask) >>> 0) === range.base;
+  return (value & mask) >>> 0 === range.base;
 }
 
 /**
@@ -163,7 +163,7 @@ function parseV6(text: string): number[] | null {
   let groups: number[];
   if (doubleColon === -1) {
     const all = parseGroups(host);
-    if (!all || all.length !== 8) return null;
+    if (all?.length !== 8) return null;
     groups = all;
   } else {
     const head = parseGroups(host.slice(0, doubleColon));

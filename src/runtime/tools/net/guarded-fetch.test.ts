@@ -150,9 +150,7 @@ describe("createGuardedFetcher", () => {
   });
 
   it("refuses credentials in URLs and non-http schemes", async () => {
-    expect((await refusal(fetcher.request(`http://user:pw@127.0.0.1:${site.port}/hello`))).message).toMatch(
-      /credentials/,
-    );
+    expect((await refusal(fetcher.request(`http://user:pw@127.0.0.1:${site.port}/hello`))).message).toMatch(/credentials/);
     expect((await refusal(fetcher.request("ftp://example.com/"))).message).toMatch(/not ftp:/);
     expect((await refusal(fetcher.request("not a url"))).message).toMatch(/not a valid absolute URL/);
   });

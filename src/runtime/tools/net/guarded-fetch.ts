@@ -99,7 +99,10 @@ interface AllowEntry {
 function normalizeHost(host: string): string {
   const literal = parseHostAddress(host);
   if (literal) return literal;
-  return host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  return host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
 }
 
 /** Parses "host", "host:port", "[v6]" and "[v6]:port". */
@@ -155,10 +158,9 @@ export function createGuardedFetcher(options: GuardedFetcherOptions = {}): Guard
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxRedirects = options.maxRedirects ?? 5;
-  const userAgent = options.userAgent ?? "OpenPaw (+https://github.com/openpaw)";
+  const userAgent = options.userAgent ?? "OpenPaw/0.1";
   const allowlist = (options.allowlist ?? []).map(parseAllowEntry).filter((e): e is AllowEntry => e !== null);
-  const resolveHost: ResolveHost =
-    options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
+  const resolveHost: ResolveHost = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
 
   const isAllowlisted = (hostname: string, port: string): boolean => {
     const host = normalizeHost(hostname);
@@ -250,21 +252,14 @@ export function createGuardedFetcher(options: GuardedFetcherOptions = {}): Guard
     const controller = new AbortController();
     const timer =
       timeoutMs > 0 && Number.isFinite(timeoutMs)
-        ? setTimeout(
-            () => controller.abort(new FetchLimitError(`Timed out after ${timeoutMs} ms`, "timeout")),
-            timeoutMs,
-          )
+        ? setTimeout(() => controller.abort(new FetchLimitError(`Timed out after ${timeoutMs} ms`, "timeout")), timeoutMs)
         : undefined;
     const signal = callerSignal ? AbortSignal.any([controller.signal, callerSignal]) : controller.signal;
     return { signal, clear: () => clearTimeout(timer) };
   };
 
   /** Sends the request and follows redirects; returns the final, unread response. */
-  const send = async (
-    start: string | URL,
-    init: { method: string; headers: Headers; body: Uint8Array | null },
-    signal: AbortSignal,
-  ) => {
+  const send = async (start: string | URL, init: { method: string; headers: Headers; body: Uint8Array | null }, signal: AbortSignal) => {
     let url = checkUrl(start);
     let { method, body } = init;
     const headers = new Headers(init.headers);
@@ -386,11 +381,11 @@ export function createGuardedFetcher(options: GuardedFetcherOptions = {}): Guard
     let finalUrl: URL;
     let visited: string[];
     try {
-      ({ response, url: finalUrl, visited } = await send(
-        normalized.url,
-        { method: normalized.method, headers: normalized.headers, body },
-        signal,
-      ));
+      ({
+        response,
+        url: finalUrl,
+        visited,
+      } = await send(normalized.url, { method: normalized.method, headers: normalized.headers, body }, signal));
     } catch (error) {
       clear();
       throw error;

@@ -1,0 +1,93 @@
+import type { Kysely, Transaction } from "kysely";
+import type { AgentsTable, Database } from "../../db/schema";
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** One agent of an org (every query is scoped by org: another org's id is simply not found). */
+export function findAgent(db: Executor, orgId: string, agentId: string): Promise<AgentsTable | undefined> {
+  return db.selectFrom("agents").selectAll().where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
+}
+
+/** A page of the org's agents, newest first; `agentIds` limits it to those (a restricted key's view). */
+export async function listAgents(
+  db: Executor,
+  orgId: string,
+  options: { agentIds: readonly string[] | null; limit: number; offset: number },
+): Promise<{ rows: AgentsTable[]; total: number }> {
+  let base = db.selectFrom("agents").where("org_id", "=", orgId);
+  if (options.agentIds) {
+    if (options.agentIds.length === 0) return { rows: [], total: 0 };
+    base = base.where("id", "in", [...options.agentIds]);
+  }
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit).offset(options.offset).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/**
+ * Inserts an agent unless the org already has `maxAgents` (null = no cap). Count and insert run
+ * in one transaction after a no-op update of the org row: on PostgreSQL that takes the row lock,
+ * so two concurrent creates cannot both pass the count; SQLite serializes writers anyway.
+ */
+export function insertAgentWithinLimit(db: Kysely<Database>, agent: AgentsTable, maxAgents: number | null): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable("orgs")
+      .set((eb) => ({ updated_at: eb.ref("updated_at") }))
+      .where("id", "=", agent.org_id)
+      .execute();
+    if (maxAgents !== null) {
+      const row = await trx
+        .selectFrom("agents")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("org_id", "=", agent.org_id)
+        .executeTakeFirstOrThrow();
+      if (Number(row.n) >= maxAgents) return false;
+    }
+    await trx.insertInto("agents").values(agent).execute();
+    return true;
+  });
+}
+
+/** The columns a PATCH may change. */
+export type AgentChanges = Partial<
+  Pick<AgentsTable, "name" | "description" | "system_prompt" | "model" | "temperature" | "max_iterations" | "enabled_tools" | "metadata">
+>;
+
+/** Applies a partial update and returns the row after it; undefined when the org has no such agent. */
+export async function updateAgent(
+  db: Executor,
+  orgId: string,
+  agentId: string,
+  changes: AgentChanges,
+  now: number,
+): Promise<AgentsTable | undefined> {
+  await db
+    .updateTable("agents")
+    .set({ ...changes, updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", agentId)
+    .execute();
+  return findAgent(db, orgId, agentId);
+}
+
+/**
+ * Deletes an agent and everything hanging off it: skill links, memory notes and history,
+ * conversations and their messages. Foreign keys would cascade too, but deleting explicitly in
+ * one transaction keeps it correct on both dialects whatever the constraints. Runs and usage records stay:
+ * they are billing history. False when the org has no such agent.
+ */
+export function deleteAgent(db: Kysely<Database>, orgId: string, agentId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const conversations = trx.selectFrom("conversations").select("id").where("org_id", "=", orgId).where("agent_id", "=", agentId);
+    await trx.deleteFrom("messages").where("conversation_id", "in", conversations).execute();
+    await trx.deleteFrom("conversations").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
+    await trx.deleteFrom("memory_notes").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
+    await trx.deleteFrom("memory_history").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
+    await trx.deleteFrom("agent_skills").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
+    const result = await trx.deleteFrom("agents").where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  });
+}

@@ -1,0 +1,178 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AgentsTable } from "../../db/schema";
+import { orgAccess, requireAuth } from "../../http/auth";
+import type { AppEnv, OrgAccess } from "../../http/context";
+import { errors } from "../../http/errors";
+import { PaginationQuery, commonErrors, createRouter, jsonBody, jsonResponse, OrgIdParam, paginated } from "../../http/openapi";
+import { canSeeAgent, requirePermission } from "../../http/permissions";
+import { newId } from "../../lib/ids";
+import type { ModelInfo } from "../../runtime/models/catalogue";
+import { type AgentChanges, deleteAgent, findAgent, insertAgentWithinLimit, listAgents, updateAgent } from "./repository";
+import { AgentParams, AgentSchema, CreateAgentBody, UpdateAgentBody } from "./schemas";
+import { agentViews, planOfOrg, serializeAgent } from "./serialize";
+
+const tags = ["Agents"];
+const DEFAULT_TEMPERATURE = 0.7;
+
+const createAgentRoute = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/agents",
+  tags,
+  summary: "Create an agent",
+  description:
+    "Needs write permission. 403 when the org's plan allows no more agents (the message names the plan), or when the API key is restricted to some agents.",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: z.object({ orgId: OrgIdParam }), body: jsonBody(CreateAgentBody) },
+  responses: { 201: jsonResponse(AgentSchema, "The new agent"), ...commonErrors },
+});
+
+const listAgentsRoute = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/agents",
+  tags,
+  summary: "List the org's agents (newest first, paginated)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: z.object({ orgId: OrgIdParam }), query: PaginationQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ data: z.array(AgentSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
+      "A page of agents",
+    ),
+    ...commonErrors,
+  },
+});
+
+const getAgentRoute = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/agents/{agentId}",
+  tags,
+  summary: "Get an agent, with its attached skills",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: AgentParams },
+  responses: { 200: jsonResponse(AgentSchema, "The agent"), ...commonErrors },
+});
+
+const updateAgentRoute = createRoute({
+  method: "patch",
+  path: "/v1/orgs/{orgId}/agents/{agentId}",
+  tags,
+  summary: "Update an agent (only the fields sent change)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: AgentParams, body: jsonBody(UpdateAgentBody) },
+  responses: { 200: jsonResponse(AgentSchema, "The agent"), ...commonErrors },
+});
+
+const deleteAgentRoute = createRoute({
+  method: "delete",
+  path: "/v1/orgs/{orgId}/agents/{agentId}",
+  tags,
+  summary: "Delete an agent with its memory, conversations and skill links (usage records stay)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: AgentParams },
+  responses: { 204: { description: "Deleted" }, ...commonErrors },
+});
+
+/** The catalogue entry of a model id, or a 400 listing the ids there are. */
+function requireModel(c: Context<AppEnv>, id: string): ModelInfo {
+  const { models } = c.var.services;
+  const model = models.get(id);
+  if (!model) throw errors.invalid(`Unknown model "${id}". Available models: ${models.ids().join(", ")}.`, "model");
+  return model;
+}
+
+/** An agent the caller may see, or 404 (another org's agent, or one outside a restricted key's list). */
+export async function requireVisibleAgent(c: Context<AppEnv>, access: OrgAccess, agentId: string): Promise<AgentsTable> {
+  const agent = canSeeAgent(access, agentId) ? await findAgent(c.var.services.db.kysely, access.orgId, agentId) : undefined;
+  if (!agent) throw errors.notFound("Agent", "agentId");
+  return agent;
+}
+
+/** Agents: create (within the plan's cap), list, get, partial update, delete with everything attached. */
+export function agentRoutes() {
+  const app = createRouter();
+
+  app.openapi(createAgentRoute, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "write");
+    if (access.agentIds) throw errors.forbidden("An API key restricted to some agents cannot create agents.");
+    const body = c.req.valid("json");
+    const model = requireModel(c, body.model);
+    const plan = await planOfOrg(services.db.kysely, services.plans, access.orgId);
+    const now = Date.now();
+    const agent: AgentsTable = {
+      id: newId("ag"),
+      org_id: access.orgId,
+      name: body.name,
+      description: body.description ?? null,
+      system_prompt: body.systemPrompt,
+      model: model.id,
+      temperature: body.temperature ?? model.defaultTemperature ?? DEFAULT_TEMPERATURE,
+      max_iterations: body.maxIterations,
+      enabled_tools: JSON.stringify([...new Set(body.enabledTools)]),
+      metadata: JSON.stringify(body.metadata),
+      created_at: now,
+      updated_at: now,
+    };
+    if (!(await insertAgentWithinLimit(services.db.kysely, agent, plan.maxAgents))) {
+      throw errors.forbidden(`The ${plan.name} plan allows at most ${plan.maxAgents} agents; delete one or upgrade the plan.`);
+    }
+    return c.json(serializeAgent(agent, plan, [], services.tools.unavailable()), 201);
+  });
+
+  app.openapi(listAgentsRoute, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const { page, limit } = c.req.valid("query");
+    const db = services.db.kysely;
+    const { rows, total } = await listAgents(db, access.orgId, { agentIds: access.agentIds, limit, offset: (page - 1) * limit });
+    return c.json(paginated(await agentViews(services, access.orgId, rows), page, limit, total), 200);
+  });
+
+  app.openapi(getAgentRoute, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const agent = await requireVisibleAgent(c, access, c.req.valid("param").agentId);
+    const [view] = await agentViews(services, access.orgId, [agent]);
+    return c.json(view, 200);
+  });
+
+  app.openapi(updateAgentRoute, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "write");
+    const agent = await requireVisibleAgent(c, access, c.req.valid("param").agentId);
+    const body = c.req.valid("json");
+    const changes: AgentChanges = {};
+    if (body.name !== undefined) changes.name = body.name;
+    if (body.description !== undefined) changes.description = body.description;
+    if (body.systemPrompt !== undefined) changes.system_prompt = body.systemPrompt;
+    if (body.model !== undefined) changes.model = requireModel(c, body.model).id;
+    if (body.temperature !== undefined) changes.temperature = body.temperature;
+    if (body.maxIterations !== undefined) changes.max_iterations = body.maxIterations;
+    if (body.enabledTools !== undefined) changes.enabled_tools = JSON.stringify([...new Set(body.enabledTools)]);
+    if (body.metadata !== undefined) changes.metadata = JSON.stringify(body.metadata);
+    const db = services.db.kysely;
+    let updated = agent;
+    if (Object.keys(changes).length > 0) {
+      // Strictly after the previous value, so a client comparing updatedAt always sees the change.
+      const now = Math.max(Date.now(), agent.updated_at + 1);
+      const after = await updateAgent(db, access.orgId, agent.id, changes, now);
+      if (!after) throw errors.notFound("Agent", "agentId");
+      updated = after;
+    }
+    const [view] = await agentViews(services, access.orgId, [updated]);
+    return c.json(view, 200);
+  });
+
+  app.openapi(deleteAgentRoute, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "write");
+    const { agentId } = c.req.valid("param");
+    if (!canSeeAgent(access, agentId) || !(await deleteAgent(services.db.kysely, access.orgId, agentId))) {
+      throw errors.notFound("Agent", "agentId");
+    }
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,50 @@
+import type { Kysely } from "kysely";
+import type { AgentsTable, Database } from "../../db/schema";
+import { iso } from "../../http/openapi";
+import type { Plan, PlanTable } from "../billing/plans";
+import { findOrg } from "../orgs/repository";
+import { unavailableTools } from "../../runtime/tools/names";
+import type { UnavailableTool } from "../../runtime/tools/types";
+import type { Services } from "../../services";
+import { type SkillSummary, skillSummariesOfAgents } from "../skills/repository";
+
+/** An agent as the API returns it. */
+export function serializeAgent(agent: AgentsTable, plan: Plan, skills: SkillSummary[], deploymentUnavailable: UnavailableTool[]) {
+  const enabledTools = JSON.parse(agent.enabled_tools) as string[];
+  return {
+    id: agent.id,
+    name: agent.name,
+    description: agent.description,
+    systemPrompt: agent.system_prompt,
+    model: agent.model,
+    temperature: agent.temperature,
+    maxIterations: agent.max_iterations,
+    enabledTools,
+    unavailableTools: unavailableTools(enabledTools, plan.toolTier, plan.name, deploymentUnavailable),
+    metadata: JSON.parse(agent.metadata) as Record<string, unknown>,
+    skills,
+    createdAt: iso(agent.created_at),
+    updatedAt: iso(agent.updated_at),
+  };
+}
+
+/** The plan an org is on (the default plan if the org row is gone mid-request). */
+export async function planOfOrg(db: Kysely<Database>, plans: PlanTable, orgId: string): Promise<Plan> {
+  const org = await findOrg(db, orgId);
+  return plans.get(org?.plan ?? plans.defaultPlanId);
+}
+
+/** Serializes agents of one org with their plan filtering and attached skills (two queries, whatever the count). */
+export async function agentViews(services: Pick<Services, "db" | "plans" | "tools">, orgId: string, agents: AgentsTable[]) {
+  const db = services.db.kysely;
+  const [plan, skills] = await Promise.all([
+    planOfOrg(db, services.plans, orgId),
+    skillSummariesOfAgents(
+      db,
+      orgId,
+      agents.map((a) => a.id),
+    ),
+  ]);
+  const missing = services.tools.unavailable();
+  return agents.map((a) => serializeAgent(a, plan, skills.get(a.id) ?? [], missing));
+}

@@ -1,0 +1,118 @@
+import { sql } from "kysely";
+import type { Db } from "../../db";
+import { errors } from "../../http/errors";
+import { findOrg } from "../orgs/repository";
+import { currentPeriod, effectivePlan } from "./period";
+import type { Plan, PlanTable } from "./plans";
+
+/** What the runtime calls around each run and model call to keep orgs inside their plan's token limit. */
+export interface QuotaService {
+  /** Throws ApiError quota_exceeded_error (402) when the org's plan is hard-stop and its period usage reached the limit. */
+  assertCanStart(orgId: string): Promise<void>;
+  /** Reserves `tokens` for one model call; false when a hard-stop plan's limit would be exceeded (used + reserved + tokens > limit). One conditional statement, no read-then-write. */
+  reserve(orgId: string, tokens: number): Promise<boolean>;
+  /** Replaces a reservation by the actual token count of the call (actual may be 0). One statement. */
+  settle(orgId: string, reserved: number, actual: number): Promise<void>;
+  /** Period usage: { periodStart, periodEnd, tokensUsed, tokensReserved } */
+  periodUsage(orgId: string): Promise<{ periodStart: number; periodEnd: number; tokensUsed: number; tokensReserved: number }>;
+}
+
+/** The limit at which a plan refuses further calls; null when it never does (unlimited or overage-billed). */
+export const hardLimitOf = (plan: Plan): number | null => (plan.overageRate === null ? plan.tokenLimit : null);
+
+function checkTokens(name: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
+}
+
+/**
+ * Quota on the `org_quota` counter row of the org's current period (created on demand by an
+ * upsert). A reservation succeeds only if used + reserved + tokens stays within a hard-stop limit,
+ * decided inside the one upsert statement, so concurrent runs cannot jointly pass the limit with
+ * their reservations; the only overshoot left is what calls use beyond what they reserved.
+ */
+export class DbQuotaService implements QuotaService {
+  constructor(
+    private readonly db: Db,
+    private readonly plans: PlanTable,
+  ) {}
+
+  private async context(orgId: string) {
+    const org = await findOrg(this.db.kysely, orgId);
+    if (!org) throw errors.notFound("Organization");
+    const now = Date.now();
+    return { plan: effectivePlan(org, this.plans, now), period: currentPeriod(org, now), now };
+  }
+
+  async assertCanStart(orgId: string): Promise<void> {
+    const { plan, period } = await this.context(orgId);
+    const limit = hardLimitOf(plan);
+    if (limit === null) return;
+    const row = await this.db.kysely
+      .selectFrom("org_quota")
+      .select("tokens_used")
+      .where("org_id", "=", orgId)
+      .where("period_start", "=", period.start)
+      .executeTakeFirst();
+    if (Number(row?.tokens_used ?? 0) >= limit) {
+      throw errors.quotaExceeded(
+        `The ${plan.name} plan's limit of ${limit.toLocaleString("en-US")} tokens for this period is reached. ` +
+          `Upgrade the plan, or wait until the period renews on ${new Date(period.end).toISOString().slice(0, 10)}.`,
+      );
+    }
+  }
+
+  async reserve(orgId: string, tokens: number): Promise<boolean> {
+    checkTokens("tokens", tokens);
+    const { plan, period, now } = await this.context(orgId);
+    const limit = hardLimitOf(plan);
+    if (limit !== null && tokens > limit) return false;
+    const result = await this.db.kysely
+      .insertInto("org_quota")
+      .values({ org_id: orgId, period_start: period.start, tokens_used: 0, tokens_reserved: tokens, overage_enqueued: 0, updated_at: now })
+      .onConflict((oc) => {
+        const update = oc.columns(["org_id", "period_start"]).doUpdateSet({
+          tokens_reserved: sql`org_quota.tokens_reserved + excluded.tokens_reserved`,
+          updated_at: sql`excluded.updated_at`,
+        });
+        return limit === null
+          ? update
+          : update.where(sql<number>`org_quota.tokens_used + org_quota.tokens_reserved + excluded.tokens_reserved`, "<=", limit);
+      })
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async settle(orgId: string, reserved: number, actual: number): Promise<void> {
+    checkTokens("reserved", reserved);
+    checkTokens("actual", actual);
+    const { period, now } = await this.context(orgId);
+    // Clamped at 0: a run that crossed into a new period settles against a row it did not reserve on.
+    await this.db.kysely
+      .insertInto("org_quota")
+      .values({ org_id: orgId, period_start: period.start, tokens_used: actual, tokens_reserved: 0, overage_enqueued: 0, updated_at: now })
+      .onConflict((oc) =>
+        oc.columns(["org_id", "period_start"]).doUpdateSet({
+          tokens_used: sql`org_quota.tokens_used + excluded.tokens_used`,
+          tokens_reserved: sql`case when org_quota.tokens_reserved > ${reserved} then org_quota.tokens_reserved - ${reserved} else 0 end`,
+          updated_at: sql`excluded.updated_at`,
+        }),
+      )
+      .execute();
+  }
+
+  async periodUsage(orgId: string) {
+    const { period } = await this.context(orgId);
+    const row = await this.db.kysely
+      .selectFrom("org_quota")
+      .select(["tokens_used", "tokens_reserved"])
+      .where("org_id", "=", orgId)
+      .where("period_start", "=", period.start)
+      .executeTakeFirst();
+    return {
+      periodStart: period.start,
+      periodEnd: period.end,
+      tokensUsed: Number(row?.tokens_used ?? 0),
+      tokensReserved: Number(row?.tokens_reserved ?? 0),
+    };
+  }
+}

@@ -1,0 +1,222 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type Stripe from "stripe";
+import { orgAccess, requireAuth } from "../../http/auth";
+import type { AppEnv } from "../../http/context";
+import { ApiError, errors } from "../../http/errors";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { requirePermission } from "../../http/permissions";
+import type { Services } from "../../services";
+import { findOrg } from "../orgs/repository";
+import { effectivePlan } from "./period";
+import { stripeFailure } from "./service";
+import type { Context } from "hono";
+
+const tags = ["Billing"];
+
+/** Webhook signatures older than this are refused (Stripe's default tolerance). */
+const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+const HttpUrl = z.url({ protocol: /^https?$/ }).max(2000);
+const Params = z.object({ orgId: OrgIdParam });
+
+const BillingSchema = z
+  .object({
+    plan: z.object({
+      id: z.string(),
+      name: z.string(),
+      priceMonthly: z.number(),
+      tokenLimit: z.number().nullable(),
+      overageRate: z.number().nullable().openapi({ description: "USD per million tokens over the limit; null = hard stop" }),
+    }),
+    status: z.string().openapi({ description: "active, past_due, canceled, or none without a subscription" }),
+    period: z.object({ start: z.string(), end: z.string() }),
+    tokenUsage: z.number(),
+    tokenLimit: z.number().nullable(),
+    overageTokens: z.number(),
+    estimatedOverageCost: z.number(),
+  })
+  .openapi("Billing");
+
+const notImplementedResponse = {
+  501: {
+    content: { "application/json": { schema: commonErrors[400].content["application/json"].schema } },
+    description: "Stripe is not configured",
+  },
+};
+
+const getBilling = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/billing",
+  tags,
+  summary: "Plan, token usage of the period, limit and overage",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: Params },
+  responses: { 200: jsonResponse(BillingSchema, "Billing state"), ...commonErrors },
+});
+
+const checkout = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/billing/checkout",
+  tags,
+  summary: "Create a Stripe Checkout session for a plan (owners and admin keys)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: {
+    params: Params,
+    body: jsonBody(z.strictObject({ plan: z.string().min(1).max(40), successUrl: HttpUrl.optional(), cancelUrl: HttpUrl.optional() })),
+  },
+  responses: {
+    200: jsonResponse(z.object({ id: z.string(), url: z.string() }), "The Checkout session"),
+    ...commonErrors,
+    ...notImplementedResponse,
+  },
+});
+
+const portal = createRoute({
+  method: "post",
+  path: "/v1/orgs/{orgId}/billing/portal",
+  tags,
+  summary: "Create a Stripe billing-portal session (owners and admin keys)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: Params, body: jsonBody(z.strictObject({ returnUrl: HttpUrl.optional() })) },
+  responses: { 200: jsonResponse(z.object({ url: z.string() }), "The portal session"), ...commonErrors, ...notImplementedResponse },
+});
+
+const webhook = createRoute({
+  method: "post",
+  path: "/v1/webhooks/stripe",
+  tags,
+  summary: "Stripe webhook (signature verified on the raw body; no other auth)",
+  responses: {
+    200: jsonResponse(z.object({ received: z.boolean(), duplicate: z.boolean().optional() }), "Acknowledged"),
+    400: commonErrors[400],
+    ...notImplementedResponse,
+  },
+});
+
+function requireStripe(services: Services): Stripe {
+  const stripe = services.billing.stripe;
+  if (!stripe) {
+    throw errors.notImplemented(
+      "Billing through Stripe is not configured on this server (set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and the STRIPE_PRICE_* variables).",
+    );
+  }
+  return stripe;
+}
+
+async function orgOf(c: Context<AppEnv>) {
+  const org = await findOrg(c.var.services.db.kysely, c.var.access.orgId);
+  if (!org) throw errors.notFound("Organization");
+  return org;
+}
+
+/** Billing state, Stripe Checkout and portal sessions, and the Stripe webhook. */
+export function billingRoutes() {
+  const app = createRouter();
+
+  app.openapi(getBilling, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const org = await orgOf(c);
+    const plan = effectivePlan(org, services.plans, Date.now());
+    const usage = await services.quota.periodUsage(org.id);
+    const overageTokens = plan.tokenLimit !== null && plan.overageRate !== null ? Math.max(0, usage.tokensUsed - plan.tokenLimit) : 0;
+    return c.json(
+      {
+        plan: { id: plan.id, name: plan.name, priceMonthly: plan.priceMonthly, tokenLimit: plan.tokenLimit, overageRate: plan.overageRate },
+        status: org.plan_status,
+        period: { start: iso(usage.periodStart), end: iso(usage.periodEnd) },
+        tokenUsage: usage.tokensUsed,
+        tokenLimit: plan.tokenLimit,
+        overageTokens,
+        estimatedOverageCost: Math.round((overageTokens / 1_000_000) * (plan.overageRate ?? 0) * 100) / 100,
+      },
+      200,
+    );
+  });
+
+  app.openapi(checkout, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "billing");
+    const stripe = requireStripe(services);
+    const body = c.req.valid("json");
+    if (!services.plans.has(body.plan)) throw errors.invalid(`Unknown plan "${body.plan}".`, "plan");
+    const price = services.billing.priceOfPlan(body.plan);
+    if (!price) throw errors.invalid(`The ${body.plan} plan cannot be bought through Stripe on this server (no price configured).`, "plan");
+    const org = await orgOf(c);
+    if (org.stripe_subscription_id && (org.plan_status === "active" || org.plan_status === "past_due")) {
+      throw errors.conflict("This organization already has a subscription; change plans in the billing portal.", "plan");
+    }
+    const email = access.principal.kind === "user" ? access.principal.email : null;
+    const customer = await services.billing.ensureCustomer(stripe, org, email);
+    const base = `${services.config.publicUrl}/dashboard/billing`;
+    try {
+      const session = await stripe.checkout.sessions.create({
+        mode: "subscription",
+        customer,
+        line_items: [{ price, quantity: 1 }],
+        success_url: body.successUrl ?? `${base}?checkout=success`,
+        cancel_url: body.cancelUrl ?? `${base}?checkout=cancel`,
+        client_reference_id: org.id,
+        metadata: { orgId: org.id, plan: body.plan },
+        subscription_data: { metadata: { orgId: org.id, plan: body.plan } },
+      });
+      if (!session.url) throw new ApiError("provider_error", "Stripe returned a Checkout session without a URL.");
+      return c.json({ id: session.id, url: session.url }, 200);
+    } catch (error) {
+      throw error instanceof ApiError ? error : stripeFailure(error);
+    }
+  });
+
+  app.openapi(portal, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "billing");
+    const stripe = requireStripe(services);
+    const body = c.req.valid("json");
+    const org = await orgOf(c);
+    const email = access.principal.kind === "user" ? access.principal.email : null;
+    const customer = await services.billing.ensureCustomer(stripe, org, email);
+    try {
+      const session = await stripe.billingPortal.sessions.create({
+        customer,
+        return_url: body.returnUrl ?? `${services.config.publicUrl}/dashboard/billing`,
+      });
+      return c.json({ url: session.url }, 200);
+    } catch (error) {
+      throw stripeFailure(error);
+    }
+  });
+
+  app.openapi(webhook, async (c) => {
+    const { services } = c.var;
+    const stripe = requireStripe(services);
+    const secret = services.config.stripe.webhookSecret;
+    if (!secret) throw errors.notImplemented("Stripe webhooks are not configured on this server (set STRIPE_WEBHOOK_SECRET).");
+    const signature = c.req.header("stripe-signature");
+    if (!signature) throw errors.invalid("Missing Stripe-Signature header.", "Stripe-Signature");
+    const raw = await c.req.text();
+    let event: Stripe.Event;
+    try {
+      event = await stripe.webhooks.constructEventAsync(raw, signature, secret, WEBHOOK_TOLERANCE_SECONDS);
+    } catch {
+      throw errors.invalid("Invalid Stripe webhook signature.", "Stripe-Signature");
+    }
+    const db = services.db.kysely;
+    const claimed = await db
+      .insertInto("stripe_events")
+      .values({ id: event.id, type: event.type, received_at: Date.now() })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return c.json({ received: true, duplicate: true }, 200);
+    try {
+      await services.billing.handleEvent(stripe, event);
+    } catch (error) {
+      // Release the claim so that Stripe's retry of this event is processed, not ignored.
+      await db.deleteFrom("stripe_events").where("id", "=", event.id).execute();
+      services.logger.error("stripe webhook handling failed", { eventId: event.id, type: event.type, error });
+      throw error instanceof ApiError ? error : new ApiError("api_error", "Could not process the event; Stripe will retry it.");
+    }
+    return c.json({ received: true }, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,289 @@
+import type { Context } from "hono";
+import type { AgentsTable, RunStatus } from "../../db/schema";
+import { resolveOrgAccess } from "../../http/auth";
+import type { AppEnv, OrgAccess, Principal } from "../../http/context";
+import { ApiError, errors } from "../../http/errors";
+import { canSeeAgent, requirePermission } from "../../http/permissions";
+import { newId } from "../../lib/ids";
+import type { Logger } from "../../lib/logger";
+import { composeSystemPrompt, fitHistory, historyEntry } from "../../runtime/context";
+import type { RunEvent, StopReason } from "../../runtime/events";
+import { type RunResult, type RunTotals, estimateTokens, runAgent, totalTokens } from "../../runtime/loop";
+import { type ModelInfo, costOf } from "../../runtime/models/catalogue";
+import type { ChatMessage, ModelProvider } from "../../runtime/models/types";
+import { buildSystemPrompt } from "../../runtime/prompt";
+import type { ToolDefinition } from "../../runtime/tools/types";
+import type { Services } from "../../services";
+import { findAgent } from "../agents/repository";
+import { MessageAppender, findConversation, insertConversation, loadMessages, touchConversation } from "../conversations/repository";
+import { createMemoryStore } from "../memory/store";
+import { findOrg } from "../orgs/repository";
+import { listAgentSkills } from "../skills/repository";
+import { insertUsageRecord } from "../usage/repository";
+import { endRun, heartbeatRun, insertRun, saveRunProgress } from "./runs-repository";
+
+/** Output tokens asked of one model call; also the worst case reserved against the quota. */
+const MAX_OUTPUT_TOKENS = 8192;
+const HEARTBEAT_MS = 30_000;
+
+export interface ChatBody {
+  message: string;
+  conversationId?: string;
+}
+
+/** Everything decided before the first byte of the response: any failure here is a plain JSON error. */
+export interface PreparedRun {
+  runId: string;
+  conversationId: string;
+  access: OrgAccess;
+  agent: AgentsTable;
+  model: ModelInfo;
+  provider: ModelProvider;
+  system: string;
+  history: ChatMessage[];
+  tools: ToolDefinition<any>[];
+  message: string;
+  startedAt: number;
+  release: () => void;
+}
+
+/**
+ * Finds the agent the principal may chat with. Keys look only in their own org; users only in
+ * orgs they belong to. Anything else is 404, never revealing that the agent exists elsewhere.
+ */
+async function resolveAgent(c: Context<AppEnv>, principal: Principal, agentId: string): Promise<{ agent: AgentsTable; access: OrgAccess }> {
+  const { db } = c.var.services;
+  let orgId: string | undefined;
+  if (principal.kind === "key") orgId = principal.orgId;
+  else {
+    const row = await db.kysely
+      .selectFrom("agents")
+      .innerJoin("memberships", "memberships.org_id", "agents.org_id")
+      .select("agents.org_id")
+      .where("agents.id", "=", agentId)
+      .where("memberships.user_id", "=", principal.userId)
+      .executeTakeFirst();
+    orgId = row?.org_id;
+  }
+  if (!orgId) throw errors.notFound("Agent", "agentId");
+  let access: OrgAccess;
+  try {
+    access = await resolveOrgAccess(c, principal, orgId);
+  } catch (error) {
+    if (error instanceof ApiError && error.type === "not_found_error") throw errors.notFound("Agent", "agentId");
+    throw error;
+  }
+  const agent = await findAgent(db.kysely, orgId, agentId);
+  if (!agent || !canSeeAgent(access, agentId)) throw errors.notFound("Agent", "agentId");
+  requirePermission(access, "chat");
+  return { agent, access };
+}
+
+/** Validates and sets up a chat run: auth, agent, quota, concurrency, conversation, context. */
+export async function prepareRun(c: Context<AppEnv>, agentId: string, body: ChatBody): Promise<PreparedRun> {
+  const services = c.var.services;
+  const { db, config } = services;
+  const principal = c.var.principal as Principal;
+  const { agent, access } = await resolveAgent(c, principal, agentId);
+  const org = await findOrg(db.kysely, access.orgId);
+  if (!org) throw errors.notFound("Agent", "agentId");
+  const plan = services.plans.get(org.plan);
+
+  const model = services.models.get(agent.model);
+  if (!model) throw errors.invalid(`The agent's model "${agent.model}" is not in this deployment's model catalogue.`, "model");
+  const provider = services.providers[model.provider];
+  if (!model.available || !provider) {
+    throw new ApiError("provider_error", `The agent's model "${model.id}" is not available: its provider (${model.provider}) is not configured on this deployment.`, { status: 503 });
+  }
+
+  await services.quota.assertCanStart(access.orgId);
+
+  let conversationId = body.conversationId;
+  if (conversationId && !(await findConversation(db.kysely, access.orgId, agent.id, conversationId))) {
+    throw errors.notFound("Conversation", "conversationId");
+  }
+
+  const who = principal.kind === "key" ? `key:${principal.keyId}` : `user:${principal.userId}`;
+  const release = await services.runSlots.acquire([
+    [who, config.limits.concurrentRunsPerKey],
+    [`org:${access.orgId}`, Math.min(plan.maxConcurrentRuns, config.limits.concurrentRunsPerOrg)],
+  ]);
+  if (!release) throw errors.rateLimited(1, "Too many concurrent runs for this key or organization; retry when one finishes.");
+
+  try {
+    const now = Date.now();
+    if (!conversationId) {
+      conversationId = newId("conv");
+      await insertConversation(db.kysely, {
+        id: conversationId,
+        org_id: access.orgId,
+        agent_id: agent.id,
+        title: body.message.replace(/\s+/g, " ").trim().slice(0, 80),
+        created_at: now,
+        updated_at: now,
+      });
+    }
+    const enabled = JSON.parse(agent.enabled_tools) as string[];
+    const tools = services.tools.forRun(enabled, plan.toolTier);
+    const memory = createMemoryStore(db.kysely, access.orgId, agent.id);
+    const [skills, notes, matches, stored] = await Promise.all([
+      listAgentSkills(db.kysely, access.orgId, agent.id),
+      memory.notes(),
+      memory.matchingHistory(body.message, 5),
+      loadMessages(db.kysely, access.orgId, conversationId),
+    ]);
+    const memoryTools = tools.some((t) => t.name === "memory_read" || t.name === "memory_write");
+    const system = composeSystemPrompt(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
+    const budget = model.contextWindow - Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) - estimateTokens(system) - estimateTokens(body.message) - 2_000;
+    const history = fitHistory(
+      stored.map((m) => m.message),
+      Math.max(0, budget),
+    );
+    const runId = newId("run");
+    await insertRun(db.kysely, {
+      id: runId,
+      org_id: access.orgId,
+      agent_id: agent.id,
+      conversation_id: conversationId,
+      parent_run_id: null,
+      api_key_id: principal.kind === "key" ? principal.keyId : null,
+      user_id: principal.kind === "user" ? principal.userId : null,
+      model: model.id,
+      status: "running",
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_tokens: 0,
+      cache_write_tokens: 0,
+      cost: 0,
+      iterations: 0,
+      tool_calls: 0,
+      started_at: now,
+      updated_at: now,
+      ended_at: null,
+    });
+    return { runId, conversationId, access, agent, model, provider, system, history, tools, message: body.message, startedAt: now, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+const statusOf = (stop: StopReason): RunStatus => (stop === "end_turn" ? "completed" : stop);
+
+/**
+ * Executes a prepared run to its end, emitting events as they happen, then records its usage
+ * exactly once, whatever the ending (completed, max iterations, error, cancelled). Never throws.
+ */
+export async function executeRun(services: Services, run: PreparedRun, emit: (event: RunEvent) => void, signal: AbortSignal): Promise<RunResult> {
+  const { db, logger, config } = services;
+  const orgId = run.access.orgId;
+  const appender = new MessageAppender(db.kysely, orgId, run.conversationId, run.runId);
+  const heartbeat = setInterval(() => {
+    heartbeatRun(db.kysely, run.runId, Date.now()).catch(() => {});
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  let totals: RunTotals = { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
+  let result: RunResult;
+  try {
+    result = await runAgent({
+      runId: run.runId,
+      orgId,
+      agentId: run.agent.id,
+      conversationId: run.conversationId,
+      provider: run.provider,
+      model: { providerModel: run.model.providerModel, maxOutputTokens: Math.min(run.model.maxOutputTokens, MAX_OUTPUT_TOKENS) },
+      costOf: (usage) => costOf(run.model, usage),
+      system: run.system,
+      history: run.history,
+      userMessage: run.message,
+      temperature: run.agent.temperature,
+      maxIterations: run.agent.max_iterations,
+      tools: run.tools,
+      toolOutputChars: config.limits.toolOutputChars,
+      signal,
+      quota: {
+        reserve: (tokens) => services.quota.reserve(orgId, tokens),
+        settle: (reserved, actual) => services.quota.settle(orgId, reserved, actual),
+      },
+      emit,
+      onMessage: (message) => appender.append(message),
+      onProgress: async (t) => {
+        totals = t;
+        await saveRunProgress(db.kysely, run.runId, t, Date.now());
+      },
+    });
+  } catch (error) {
+    // A bug or a database failure inside the loop: the run still ends and is billed for what it used.
+    logger.error("run failed", { runId: run.runId, error });
+    result = { ...totals, text: "", stopReason: "error", error: { type: "api_error", message: "The run failed on our side." } };
+  } finally {
+    clearInterval(heartbeat);
+    run.release();
+    await services.tools.endRun(run.runId);
+  }
+  await finishRun(services, run, result, logger);
+  if (result.error) emit({ event: "error", data: { error: result.error } });
+  emit({
+    event: "done",
+    data: {
+      iterations: result.iterations,
+      toolCalls: result.toolCalls,
+      tokens: totalTokens(result.usage),
+      cost: result.cost,
+      conversationId: run.conversationId,
+      runId: run.runId,
+      inputTokens: result.usage.inputTokens,
+      outputTokens: result.usage.outputTokens,
+      cacheReadTokens: result.usage.cacheReadTokens,
+      cacheWriteTokens: result.usage.cacheWriteTokens,
+      stopReason: result.stopReason,
+    },
+  });
+  return result;
+}
+
+/** Ends the run row and writes its usage record (once), then the HISTORY entry of the turn. */
+async function finishRun(services: Services, run: PreparedRun, result: RunResult, logger: Logger): Promise<void> {
+  const { db } = services;
+  const now = Date.now();
+  const status = statusOf(result.stopReason);
+  try {
+    await db.kysely.transaction().execute(async (trx) => {
+      if (!(await endRun(trx, run.runId, status, result, now))) return;
+      await insertUsageRecord(trx, {
+        id: newId("usg"),
+        org_id: run.access.orgId,
+        agent_id: run.agent.id,
+        agent_name: run.agent.name,
+        conversation_id: run.conversationId,
+        run_id: run.runId,
+        parent_run_id: null,
+        api_key_id: run.access.principal.kind === "key" ? run.access.principal.keyId : null,
+        user_id: run.access.principal.kind === "user" ? run.access.principal.userId : null,
+        model: run.model.id,
+        input_tokens: result.usage.inputTokens,
+        output_tokens: result.usage.outputTokens,
+        cache_read_tokens: result.usage.cacheReadTokens,
+        cache_write_tokens: result.usage.cacheWriteTokens,
+        tokens: totalTokens(result.usage),
+        cost: result.cost,
+        iterations: result.iterations,
+        tool_calls: result.toolCalls,
+        status,
+        duration_ms: now - run.startedAt,
+        created_at: now,
+      });
+    });
+  } catch (error) {
+    // The run row still says "running": the recovery sweep records its usage from the counters.
+    logger.error("recording run usage failed; recovery will retry", { runId: run.runId, error });
+  }
+  try {
+    await touchConversation(db.kysely, run.access.orgId, run.conversationId, now);
+    if (result.stopReason === "end_turn" || result.stopReason === "max_iterations") {
+      await createMemoryStore(db.kysely, run.access.orgId, run.agent.id).appendHistory(run.conversationId, historyEntry(run.message, result.text));
+    }
+  } catch (error) {
+    logger.warn("updating conversation after run failed", { runId: run.runId, error });
+  }
+}

@@ -1,0 +1,108 @@
+import type { Kysely } from "kysely";
+import type { ConversationsTable, Database } from "../../db/schema";
+import type { ChatMessage } from "../../runtime/models/types";
+import { newId } from "../../lib/ids";
+
+/** Conversations of an agent and their messages. Every query is scoped by org and agent. */
+export function findConversation(db: Kysely<Database>, orgId: string, agentId: string, conversationId: string): Promise<ConversationsTable | undefined> {
+  return db
+    .selectFrom("conversations")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("agent_id", "=", agentId)
+    .where("id", "=", conversationId)
+    .executeTakeFirst();
+}
+
+export async function insertConversation(db: Kysely<Database>, conversation: ConversationsTable): Promise<void> {
+  await db.insertInto("conversations").values(conversation).execute();
+}
+
+export async function touchConversation(db: Kysely<Database>, orgId: string, conversationId: string, now: number): Promise<void> {
+  await db.updateTable("conversations").set({ updated_at: now }).where("org_id", "=", orgId).where("id", "=", conversationId).execute();
+}
+
+export async function listConversations(db: Kysely<Database>, orgId: string, agentId: string, page: number, limit: number) {
+  const base = db.selectFrom("conversations").where("org_id", "=", orgId).where("agent_id", "=", agentId);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy("updated_at", "desc").orderBy("id", "desc").limit(limit).offset((page - 1) * limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function deleteConversation(db: Kysely<Database>, orgId: string, agentId: string, conversationId: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const found = await trx
+      .selectFrom("conversations")
+      .select("id")
+      .where("org_id", "=", orgId)
+      .where("agent_id", "=", agentId)
+      .where("id", "=", conversationId)
+      .executeTakeFirst();
+    if (!found) return false;
+    await trx.deleteFrom("messages").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
+    await trx.deleteFrom("conversations").where("org_id", "=", orgId).where("id", "=", conversationId).execute();
+    return true;
+  });
+}
+
+/** The messages of a conversation in order, as the runtime's ChatMessages. */
+export async function loadMessages(db: Kysely<Database>, orgId: string, conversationId: string) {
+  const rows = await db
+    .selectFrom("messages")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("conversation_id", "=", conversationId)
+    .orderBy("seq")
+    .execute();
+  return rows.map((r) => ({ id: r.id, runId: r.run_id, seq: r.seq, createdAt: r.created_at, message: JSON.parse(r.content) as ChatMessage }));
+}
+
+/**
+ * Appends messages to a conversation, numbering them after its last one. Runs of one
+ * conversation may overlap (two tabs); the unique (conversation, seq) index turns a collision into
+ * a retry instead of an interleaving.
+ */
+export class MessageAppender {
+  private next: number | null = null;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly orgId: string,
+    private readonly conversationId: string,
+    private readonly runId: string,
+  ) {}
+
+  async append(message: ChatMessage): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (this.next === null || attempt > 0) {
+        const row = await this.db
+          .selectFrom("messages")
+          .select((eb) => eb.fn.max("seq").as("seq"))
+          .where("conversation_id", "=", this.conversationId)
+          .executeTakeFirst();
+        this.next = Number(row?.seq ?? 0) + 1;
+      }
+      try {
+        await this.db
+          .insertInto("messages")
+          .values({
+            id: newId("msg"),
+            org_id: this.orgId,
+            conversation_id: this.conversationId,
+            run_id: this.runId,
+            seq: this.next,
+            role: message.role,
+            content: JSON.stringify(message),
+            created_at: Date.now(),
+          })
+          .execute();
+        this.next++;
+        return;
+      } catch (error) {
+        if (attempt === 4) throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { orgAccess, requireAuth } from "../../http/auth";
+import type { OrgAccess } from "../../http/context";
+import { errors } from "../../http/errors";
+import { OrgIdParam, PaginationQuery, commonErrors, createRouter, iso, jsonResponse, paginated } from "../../http/openapi";
+import { canSeeAgent, requirePermission } from "../../http/permissions";
+import type { Services } from "../../services";
+import { findAgent } from "../agents/repository";
+import { deleteConversation, findConversation, listConversations, loadMessages } from "./repository";
+
+const tags = ["Conversations"];
+const idParam = (name: string) => z.string().min(1).max(64).openapi({ param: { name, in: "path" } });
+const AgentParams = z.object({ orgId: OrgIdParam, agentId: idParam("agentId") });
+const ConversationParams = AgentParams.extend({ conversationId: idParam("conversationId") });
+
+const ConversationSchema = z
+  .object({ id: z.string(), agentId: z.string(), title: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() })
+  .openapi("Conversation");
+const MessageSchema = z
+  .object({ id: z.string(), runId: z.string(), role: z.enum(["user", "assistant", "tool"]), content: z.any(), createdAt: z.string() })
+  .openapi("ConversationMessage");
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/agents/{agentId}/conversations",
+  tags,
+  summary: "List an agent's conversations, most recent first",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: AgentParams, query: PaginationQuery },
+  responses: {
+    200: jsonResponse(
+      z.object({ data: z.array(ConversationSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
+      "Conversations",
+    ),
+    ...commonErrors,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
+  tags,
+  summary: "A conversation with its messages (user, assistant with tool calls, tool results)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: ConversationParams },
+  responses: { 200: jsonResponse(ConversationSchema.extend({ messages: z.array(MessageSchema) }), "The conversation"), ...commonErrors },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
+  tags,
+  summary: "Delete a conversation and its messages (usage records stay)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: ConversationParams },
+  responses: { 204: { description: "Deleted" }, ...commonErrors },
+});
+
+async function visibleAgent(services: Services, access: OrgAccess, agentId: string) {
+  const agent = await findAgent(services.db.kysely, access.orgId, agentId);
+  if (!agent || !canSeeAgent(access, agentId)) throw errors.notFound("Agent", "agentId");
+  return agent;
+}
+
+const serialize = (c: { id: string; agent_id: string; title: string | null; created_at: number; updated_at: number }) => ({
+  id: c.id,
+  agentId: c.agent_id,
+  title: c.title,
+  createdAt: iso(c.created_at),
+  updatedAt: iso(c.updated_at),
+});
+
+/** Conversations of an agent: list, read with messages, delete. */
+export function conversationRoutes() {
+  const app = createRouter();
+
+  app.openapi(list, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const { agentId } = c.req.valid("param");
+    const { page, limit } = c.req.valid("query");
+    await visibleAgent(services, access, agentId);
+    const { rows, total } = await listConversations(services.db.kysely, access.orgId, agentId, page, limit);
+    return c.json(paginated(rows.map(serialize), page, limit, total), 200);
+  });
+
+  app.openapi(get, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "read");
+    const { agentId, conversationId } = c.req.valid("param");
+    await visibleAgent(services, access, agentId);
+    const conversation = await findConversation(services.db.kysely, access.orgId, agentId, conversationId);
+    if (!conversation) throw errors.notFound("Conversation", "conversationId");
+    const messages = await loadMessages(services.db.kysely, access.orgId, conversationId);
+    return c.json(
+      {
+        ...serialize(conversation),
+        messages: messages.map((m) => ({
+          id: m.id,
+          runId: m.runId,
+          role: m.message.role,
+          content: m.message.role === "tool" ? m.message.results : m.message.content,
+          createdAt: iso(m.createdAt),
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(remove, async (c) => {
+    const { access, services } = c.var;
+    requirePermission(access, "write");
+    const { agentId, conversationId } = c.req.valid("param");
+    await visibleAgent(services, access, agentId);
+    if (!(await deleteConversation(services.db.kysely, access.orgId, agentId, conversationId))) throw errors.notFound("Conversation", "conversationId");
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,193 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, createHarness } from "../../../test/helpers/harness";
+import { newId } from "../../lib/ids";
+import { MemoryFullError } from "../../runtime/memory";
+import { createMemoryStore, escapeLike, searchTerms } from "./store";
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20
+
+async function insertAgent(h: Harness, orgId: string): Promise<string> {
+  const id = newId("ag");
+  const now = Date.now();
+  await h.services.db.kysely
+    .insertInto("agents")
+    .values({
+      id,
+      org_id: orgId,
+      name: "Memory test",
+      description: null,
+      system_prompt: "You remember things.",
+      model: "claude-sonnet-4-20250514",
+      temperature: 0.7,
+      max_iterations: 25,
+      enabled_tools: "[]",
+      metadata: "{}",
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  return id;
+}
+
+/** A clock that the test moves forward a day at a time. */
+function clock(start = T0) {
+  let t = start;
+  return { now: () => t, advance: (days = 1) => (t += days * DAY) };
+}
+
+describe("memory store", () => {
+  let h: Harness;
+  let orgA: string;
+  let orgB: string;
+  beforeAll(async () => {
+    h = await createHarness();
+    orgA = (await h.signup({ orgName: "A" })).orgId;
+    orgB = (await h.signup({ orgName: "B" })).orgId;
+  });
+  afterAll(() => h.close());
+
+  it("extracts terms: lower-cased, split on non-alphanumerics, no short words or stopwords, distinct", () => {
+    expect(searchTerms("What is the Deploy_target of PROJECT x? deploy!")).toEqual(["deploy", "target", "project"]);
+    expect(searchTerms("Über straße 42")).toEqual(["über", "straße", "42"]);
+    expect(searchTerms("  a I to ")).toEqual([]);
+  });
+
+  it("appends timestamped notes and lists them oldest first", async () => {
+    const c = clock();
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA), { now: c.now });
+    const first = await store.appendNote("  The user prefers metric units.  ");
+    c.advance();
+    await store.appendNote("Project codename is Falcon.");
+    expect(first).toMatchObject({ content: "The user prefers metric units.", createdAt: T0 });
+    expect(first.id).toMatch(/^mem_/);
+    expect((await store.notes()).map((n) => [n.content, n.createdAt])).toEqual([
+      ["The user prefers metric units.", T0],
+      ["Project codename is Falcon.", T0 + DAY],
+    ]);
+  });
+
+  it("refuses a note over maxNoteChars and a full memory with MemoryFullError, saving nothing", async () => {
+    const c = clock();
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA), {
+      now: c.now,
+      maxNoteChars: 10,
+      maxNotes: 2,
+      maxNotesTotalChars: 15,
+    });
+    await expect(store.appendNote("x".repeat(11))).rejects.toThrow(/11 characters; the limit is 10/);
+    await expect(store.appendNote("   ")).rejects.toBeInstanceOf(MemoryFullError);
+    await store.appendNote("0123456789");
+    c.advance();
+    const overTotal = store.appendNote("abcdef");
+    await expect(overTotal).rejects.toBeInstanceOf(MemoryFullError);
+    await expect(overTotal).rejects.toThrow(/10 of 15 characters used; this note needs 6/);
+    await store.appendNote("abcde");
+    await expect(store.appendNote("z")).rejects.toThrow(/Memory is full \(2 of 2 notes\)/);
+    expect((await store.notes()).map((n) => n.content)).toEqual(["0123456789", "abcde"]);
+  });
+
+  it("search ranks lines by distinct terms matched, then recency, prefixed with date and source", async () => {
+    const c = clock();
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA), { now: c.now });
+    await store.appendNote("Invoice total is paid monthly.");
+    c.advance();
+    await store.appendHistory("conv_1", "Talked about the weather.\nThe invoice for Acme was sent.\nAcme invoice is overdue.");
+    c.advance();
+    await store.appendNote("Acme prefers email.");
+    c.advance();
+    await store.appendNote("Unrelated: the cat is called Tom.");
+
+    expect(await store.search("ACME invoice?")).toEqual([
+      "[2026-11-21 history] The invoice for Acme was sent.",
+      "[2026-11-21 history] Acme invoice is overdue.",
+      "[2026-11-22 note] Acme prefers email.",
+      "[2026-11-20 note] Invoice total is paid monthly.",
+    ]);
+    expect(await store.search("acme invoice", 1)).toEqual(["[2026-11-21 history] The invoice for Acme was sent."]);
+    expect(await store.search("weather")).toEqual(["[2026-11-21 history] Talked about the weather."]);
+    expect(await store.search("giraffe")).toEqual([]);
+    // Only stopwords and short words: nothing to filter by, so all notes.
+    expect(await store.search("")).toEqual([
+      "[2026-11-20 note] Invoice total is paid monthly.",
+      "[2026-11-22 note] Acme prefers email.",
+      "[2026-11-23 note] Unrelated: the cat is called Tom.",
+    ]);
+    expect(await store.search("  the a ")).toHaveLength(3);
+  });
+
+  it("matches case-insensitively beyond ASCII on both databases", async () => {
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA));
+    await store.appendNote("Lives on ÜBERWEG street.");
+    await store.appendNote("Über alles.");
+    // SQLite's lower() folds ASCII only: without the upper-case variants ÜBERWEG would be missed.
+    expect((await store.search("über")).map((l) => l.slice(18)).sort()).toEqual(["Lives on ÜBERWEG street.", "Über alles."]);
+    expect((await store.search("überweg")).map((l) => l.slice(18))).toEqual(["Lives on ÜBERWEG street."]);
+  });
+
+  it("treats % and _ literally in SQL patterns", async () => {
+    expect(escapeLike("50%_a\\b")).toBe("50\\%\\_a\\\\b");
+    const agentId = await insertAgent(h, orgA);
+    const store = createMemoryStore(h.services.db.kysely, orgA, agentId);
+    for (const text of ["snake_case", "snakeXcase", "100% sure", "1000 sure"]) await store.appendNote(text);
+    const like = async (needle: string) =>
+      (
+        await h.services.db.kysely
+          .selectFrom("memory_notes")
+          .select("content")
+          .where("agent_id", "=", agentId)
+          .where(sql<boolean>`lower(content) like ${`%${escapeLike(needle)}%`} escape '\\'`)
+          .orderBy("content")
+          .execute()
+      ).map((r) => r.content);
+    expect(await like("e_c")).toEqual(["snake_case"]);
+    expect(await like("0% s")).toEqual(["100% sure"]);
+    // Through search, punctuation only separates terms: "100%" searches for "100".
+    expect((await store.search("100%")).sort()).toEqual([expect.stringContaining("100% sure"), expect.stringContaining("1000 sure")]);
+    expect(await store.search("%")).toHaveLength(4);
+  });
+
+  it("matchingHistory ranks history entries by terms matched then recency, ignores notes", async () => {
+    const c = clock();
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA), { now: c.now });
+    await store.appendNote("Deploy notes live in the wiki.");
+    await store.appendHistory("conv_1", "Discussed the deploy pipeline.");
+    c.advance();
+    await store.appendHistory("conv_2", "Fixed the staging deploy pipeline.");
+    c.advance();
+    await store.appendHistory("conv_3", "Chose a staging server.");
+    c.advance();
+    await store.appendHistory("conv_4", "   ");
+    const found = await store.matchingHistory("How is the staging deploy going?");
+    expect(found.map((e) => e.conversationId)).toEqual(["conv_2", "conv_3", "conv_1"]);
+    expect(found[0]).toMatchObject({ content: "Fixed the staging deploy pipeline.", createdAt: T0 + DAY });
+    expect((await store.matchingHistory("staging deploy", 2)).map((e) => e.conversationId)).toEqual(["conv_2", "conv_3"]);
+    expect(await store.matchingHistory("the of")).toEqual([]);
+    expect(await store.matchingHistory("wiki")).toEqual([]);
+  });
+
+  it("never returns another agent's or another org's memory", async () => {
+    const mine = await insertAgent(h, orgA);
+    const sibling = await insertAgent(h, orgA);
+    const foreign = await insertAgent(h, orgB);
+    const db = h.services.db.kysely;
+    await createMemoryStore(db, orgA, sibling).appendNote("secret sibling zebra");
+    await createMemoryStore(db, orgA, sibling).appendHistory("conv_s", "sibling zebra history");
+    await createMemoryStore(db, orgB, foreign).appendNote("secret foreign zebra");
+    await createMemoryStore(db, orgB, foreign).appendHistory("conv_f", "foreign zebra history");
+    // The same agent id under the wrong org sees nothing either.
+    const wrongOrg = createMemoryStore(db, orgB, sibling);
+    const store = createMemoryStore(db, orgA, mine);
+    await store.appendNote("my zebra");
+    expect(await store.search("zebra")).toEqual([expect.stringMatching(/note\] my zebra$/)]);
+    expect(await store.search("")).toHaveLength(1);
+    expect(await store.matchingHistory("zebra")).toEqual([]);
+    expect(await wrongOrg.notes()).toEqual([]);
+    expect(await wrongOrg.search("zebra")).toEqual([]);
+    expect(await wrongOrg.matchingHistory("zebra")).toEqual([]);
+    // Caps count only this agent's notes.
+    const capped = createMemoryStore(db, orgA, mine, { maxNotes: 2 });
+    await expect(capped.appendNote("second")).resolves.toMatchObject({ content: "second" });
+  });
+});

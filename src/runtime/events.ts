@@ -1,0 +1,30 @@
+/**
+ * Events of a run, as streamed to clients (DESIGN.md §1 and §2 "Chat"): names and fields are the
+ * contract. More fields may be added, none removed.
+ */
+export type StopReason = "end_turn" | "max_iterations" | "error" | "cancelled";
+
+export interface DoneData {
+  iterations: number;
+  toolCalls: number;
+  /** All input (uncached, cache read, cache write) and output tokens of all model calls. */
+  tokens: number;
+  /** USD, from the model catalogue's prices. */
+  cost: number;
+  conversationId: string;
+  runId: string;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  stopReason: StopReason;
+}
+
+export type RunErrorType = "provider_error" | "overloaded_error" | "quota_exceeded_error" | "api_error";
+
+export type RunEvent =
+  | { event: "text"; data: { text: string } }
+  | { event: "tool_start"; data: { tool: string; id: string; input: unknown } }
+  | { event: "tool_result"; data: { tool: string; id: string; output: string; isError: boolean } }
+  | { event: "error"; data: { error: { type: RunErrorType; message: string } } }
+  | { event: "done"; data: DoneData };

@@ -1,0 +1,260 @@
+import type { RunErrorType, RunEvent, StopReason } from "./events";
+import { type RetryOptions, addUsage, streamWithRetry } from "./models/retry";
+import {
+  type AssistantBlock,
+  type ChatMessage,
+  type ModelProvider,
+  type ProviderError,
+  type TokenUsage,
+  type ToolCall,
+  type ToolResultBlock,
+  type ToolSpec,
+  emptyUsage,
+} from "./models/types";
+import type { ToolContext, ToolDefinition, ToolOutput } from "./tools/types";
+import { toJsonSchema } from "./tools/schema";
+
+/** Running figures of a run; reported after every model call so usage survives a crash. */
+export interface RunTotals {
+  usage: TokenUsage;
+  cost: number;
+  iterations: number;
+  toolCalls: number;
+}
+
+export interface RunResult extends RunTotals {
+  /** All text the model produced in this run, in order. */
+  text: string;
+  stopReason: StopReason;
+  error?: { type: RunErrorType; message: string };
+}
+
+/** Reserves quota before each model call and settles it after (see features/billing/quota). */
+export interface QuotaHooks {
+  reserve(tokens: number): Promise<boolean>;
+  settle(reserved: number, actual: number): Promise<void>;
+}
+
+export interface RunOptions {
+  runId: string;
+  orgId: string;
+  agentId: string;
+  conversationId: string;
+  provider: ModelProvider;
+  /** The provider's model id and the limits of the model. */
+  model: { providerModel: string; maxOutputTokens: number };
+  costOf(usage: TokenUsage): number;
+  system: string;
+  /** Earlier turns of the conversation, already trimmed to fit. */
+  history: ChatMessage[];
+  userMessage: string;
+  temperature: number;
+  maxIterations: number;
+  tools: ToolDefinition<any>[];
+  /** Tool output handed to the model is cut at this many characters. */
+  toolOutputChars: number;
+  signal: AbortSignal;
+  quota?: QuotaHooks;
+  emit(event: RunEvent): void;
+  /** Persists a message that became part of the conversation (user, assistant, tool results). */
+  onMessage?(message: ChatMessage): Promise<void>;
+  onProgress?(totals: RunTotals): Promise<void>;
+  retry?: RetryOptions;
+}
+
+/** Total tokens of a usage: every input kind plus output. */
+export function totalTokens(usage: TokenUsage): number {
+  return usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
+}
+
+/** A rough token estimate (4 characters a token) for reservations and context trimming. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+function estimateRequestTokens(system: string, messages: ChatMessage[], tools: ToolSpec[]): number {
+  return estimateTokens(system) + estimateTokens(JSON.stringify(messages)) + estimateTokens(JSON.stringify(tools));
+}
+
+/**
+ * Tool output is data, never instructions: it reaches the model inside a delimiter it cannot
+ * close itself, cut to `maxChars` with a note saying so.
+ */
+export function wrapToolOutput(tool: string, output: string, maxChars: number): string {
+  let body = output;
+  if (body.length > maxChars) {
+    body = `${body.slice(0, maxChars)}\n[output cut: ${output.length - maxChars} of ${output.length} characters omitted]`;
+  }
+  body = body.replace(/<\/tool_output/gi, "<\\/tool_output");
+  return `<tool_output tool="${tool}">\n${body}\n</tool_output>`;
+}
+
+function errorTypeOf(error: ProviderError): RunErrorType {
+  return error.kind === "overloaded" || error.kind === "rate_limited" ? "overloaded_error" : "provider_error";
+}
+
+function describeProviderError(error: ProviderError): string {
+  const status = error.status ? ` (HTTP ${error.status})` : "";
+  switch (error.kind) {
+    case "overloaded":
+    case "rate_limited":
+      return `The model provider is overloaded${status}; retried and gave up. Try again shortly.`;
+    case "auth":
+      return `The model provider refused this deployment's credentials${status}.`;
+    case "bad_request":
+      return `The model provider rejected the request${status}: ${error.message}`;
+    default:
+      return `The model provider failed${status}: ${error.message}`;
+  }
+}
+
+/**
+ * The ReAct loop: call the model with the conversation and tools, run the tool calls it asks for
+ * (in parallel, each under its own time limit), feed the results back, and repeat until it answers
+ * in text, `maxIterations` is reached, the signal aborts, or something fails. Never throws for a
+ * model or tool failure: the result says how the run ended.
+ */
+export async function runAgent(options: RunOptions): Promise<RunResult> {
+  const { signal, emit } = options;
+  const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
+  const toolSpecs: ToolSpec[] = options.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: toJsonSchema(t.input) }));
+  const messages: ChatMessage[] = [...options.history, { role: "user", content: options.userMessage }];
+  const totals: RunTotals = { usage: emptyUsage(), cost: 0, iterations: 0, toolCalls: 0 };
+  let text = "";
+  const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
+
+  await options.onMessage?.({ role: "user", content: options.userMessage });
+
+  for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
+    if (signal.aborted) return finish("cancelled");
+    const maxTokens = options.model.maxOutputTokens;
+    const reserved = maxTokens + estimateRequestTokens(options.system, messages, toolSpecs);
+    if (options.quota && !(await options.quota.reserve(reserved))) {
+      return finish("error", { type: "quota_exceeded_error", message: "The organization's plan token limit was reached during this run." });
+    }
+    totals.iterations++;
+
+    const blocks: AssistantBlock[] = [];
+    const calls: ToolCall[] = [];
+    let callUsage = emptyUsage();
+    let failure: ProviderError | null = null;
+    const appendText = (delta: string) => {
+      const last = blocks[blocks.length - 1];
+      if (last?.type === "text") last.text += delta;
+      else blocks.push({ type: "text", text: delta });
+    };
+
+    const stream = streamWithRetry(
+      options.provider,
+      {
+        model: options.model.providerModel,
+        system: options.system,
+        messages,
+        tools: toolSpecs,
+        temperature: options.temperature,
+        maxTokens,
+        signal,
+      },
+      options.retry,
+    );
+    for await (const part of stream) {
+      if (part.type === "text-delta") {
+        if (!part.text) continue;
+        appendText(part.text);
+        text += part.text;
+        emit({ event: "text", data: { text: part.text } });
+      } else if (part.type === "tool-call") {
+        calls.push({ id: part.id, name: part.name, input: part.input });
+        blocks.push({ type: "tool_call", id: part.id, name: part.name, input: part.input });
+      } else if (part.type === "finish") {
+        callUsage = part.usage;
+      } else if (part.type === "error") {
+        callUsage = part.usage;
+        failure = part.error;
+      }
+    }
+
+    totals.usage = addUsage(totals.usage, callUsage);
+    totals.cost += options.costOf(callUsage);
+    await options.quota?.settle(reserved, totalTokens(callUsage));
+    await options.onProgress?.({ ...totals, usage: { ...totals.usage } });
+
+    if (failure) {
+      // Keep what the user saw; drop tool calls that will never get results.
+      const kept = blocks.filter((b) => b.type === "text");
+      if (kept.length) {
+        const partial: ChatMessage = { role: "assistant", content: kept };
+        messages.push(partial);
+        await options.onMessage?.(partial);
+      }
+      if (signal.aborted) return finish("cancelled");
+      return finish("error", { type: errorTypeOf(failure), message: describeProviderError(failure) });
+    }
+
+    const assistant: ChatMessage = { role: "assistant", content: blocks };
+    messages.push(assistant);
+    await options.onMessage?.(assistant);
+    if (calls.length === 0) return finish("end_turn");
+
+    const results = await Promise.all(
+      calls.map((call) => {
+        emit({ event: "tool_start", data: { tool: call.name, id: call.id, input: call.input } });
+        return executeTool(call, toolsByName.get(call.name), options).then((result) => {
+          totals.toolCalls++;
+          emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: result.isError } });
+          return {
+            toolCallId: call.id,
+            name: call.name,
+            content: wrapToolOutput(call.name, result.output, options.toolOutputChars),
+            isError: result.isError,
+          } satisfies ToolResultBlock;
+        });
+      }),
+    );
+    const toolMessage: ChatMessage = { role: "tool", results };
+    messages.push(toolMessage);
+    await options.onMessage?.(toolMessage);
+    if (signal.aborted) return finish("cancelled");
+  }
+  return finish("max_iterations");
+}
+
+/** Runs one tool call: validates its input, enforces its time limit, and turns failures into error results. */
+async function executeTool(
+  call: ToolCall,
+  tool: ToolDefinition<any> | undefined,
+  options: RunOptions,
+): Promise<{ output: string; isError: boolean }> {
+  if (!tool) return { output: `Unknown tool "${call.name}". Use only the tools you were given.`, isError: true };
+  if (typeof call.input === "string") {
+    return { output: `The tool input was not valid JSON: ${call.input.slice(0, 200)}`, isError: true };
+  }
+  const parsed = tool.input.safeParse(call.input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ");
+    return { output: `Invalid input for ${tool.name}: ${issues}`, isError: true };
+  }
+  const timeout = AbortSignal.timeout(tool.timeoutMs);
+  const signal = AbortSignal.any([options.signal, timeout]);
+  const context: ToolContext = {
+    orgId: options.orgId,
+    agentId: options.agentId,
+    runId: options.runId,
+    conversationId: options.conversationId,
+    signal,
+  };
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(timeout.aborted ? new Error(`timed out after ${tool.timeoutMs / 1000} s`) : new Error("cancelled"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const output: ToolOutput | string = await Promise.race([tool.execute(parsed.data, context), aborted]);
+    return typeof output === "string" ? { output, isError: false } : { output: output.content, isError: output.isError ?? false };
+  } catch (error) {
+    return { output: `${tool.name} failed: ${(error as Error)?.message ?? String(error)}`, isError: true };
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+    aborted.catch(() => {});
+  }
+}
