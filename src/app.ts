@@ -3,6 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { isConnectionError } from "./db";
 import { agentRoutes } from "./features/agents/routes";
+import { channelRoutes } from "./features/channels/routes";
+import { mcpServerRoutes } from "./features/mcp/routes";
 import { apiKeyRoutes } from "./features/api-keys/routes";
 import { authRoutes } from "./features/auth/routes";
 import { billingRoutes } from "./features/billing/routes";
@@ -94,6 +96,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", chatRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
+  app.route("/", mcpServerRoutes());
+  app.route("/", channelRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",

@@ -48,12 +48,16 @@ export interface Config {
   };
   /** 32-byte key for secrets at rest; null refuses to store secrets. */
   secretKey: Uint8Array | null;
+  /** MCP servers: deadline of one operation (connect + list tools, or connect + call). */
+  mcp: { timeoutMs: number };
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
     sessionTtlMs: number;
     /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of the gateway. */
     trustProxy: boolean;
+    /** Serve GET /internal/diagnostics (event-loop delay, memory) to loopback clients only; for benchmarks. */
+    diagnostics: boolean;
   };
   limits: {
     /** Largest accepted request body, in bytes. */
@@ -177,10 +181,12 @@ export function loadConfig(env: Env = process.env): Config {
       requireCname: bool("OPENPAW_REQUIRE_CNAME", false),
     },
     secretKey,
+    mcp: { timeoutMs: int("OPENPAW_MCP_TIMEOUT_MS", 30_000, 100) },
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,
       trustProxy: bool("OPENPAW_TRUST_PROXY", false),
+      diagnostics: bool("OPENPAW_DIAGNOSTICS", false),
     },
     limits: {
       maxBodyBytes: int("OPENPAW_MAX_BODY_BYTES", 1_048_576, 1024),

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { createApp } from "./app";
+import { createDiagnostics } from "./lib/diagnostics";
 import type { Services } from "./services";
 
 /** Passes a body through and calls `onEnd` once when it ends, fails or is cancelled. */
@@ -49,6 +50,7 @@ export async function startServer(services: Services, options: { port?: number; 
     inFlight--;
     if (inFlight === 0) idle?.();
   };
+  const diagnostics = services.config.security.diagnostics ? createDiagnostics() : null;
   const port = options.port ?? services.config.port;
   const host = options.host ?? services.config.host;
 
@@ -56,6 +58,14 @@ export async function startServer(services: Services, options: { port?: number; 
     const s = serve(
       {
         fetch: async (request, env) => {
+          if (diagnostics && request.url.includes("/internal/diagnostics")) {
+            const url = new URL(request.url);
+            // Opt-in, and only to the machine itself: it is for benchmarks, not the public.
+            const remote = (env as { incoming?: { socket?: { remoteAddress?: string } } }).incoming?.socket?.remoteAddress ?? "";
+            if (url.pathname === "/internal/diagnostics" && /^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+              return Response.json(diagnostics.snapshot(url.searchParams.has("reset")));
+            }
+          }
           inFlight++;
           let response: Response;
           try {
@@ -99,6 +109,7 @@ export async function startServer(services: Services, options: { port?: number; 
       await Promise.race([drained, new Promise((r) => setTimeout(r, 5_000).unref())]);
       (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       await closed;
+      diagnostics?.stop();
       await services.close();
       logger.info("stopped");
     })();

@@ -18,6 +18,8 @@ import type { ModelProvider } from "./runtime/models/types";
 import type { ToolRegistry } from "./runtime/tools/registry";
 import { createToolRegistry } from "./tools";
 import { createWorkspaceQuota } from "./features/files/workspace-quota";
+import type { ChannelService } from "./features/channels/service";
+import type { McpService } from "./features/mcp/service";
 import type { WorkspaceFiles } from "./runtime/sandbox/types";
 
 /**
@@ -44,6 +46,10 @@ export interface Services {
   tools: ToolRegistry;
   /** Org workspaces (Pro tools): shared by the sandbox tools and the files API, within the plan's quota. */
   files: WorkspaceFiles;
+  /** The orgs' MCP servers: decrypted targets, cached tool lists, the tools a run offers. */
+  mcp: McpService;
+  /** The orgs' message channels and the sender the message tool and the test endpoint share. */
+  channels: ChannelService;
   /** Concurrent-run slots per key/user and per org. */
   runSlots: RunSlots;
   limits: {
@@ -112,6 +118,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
     providers,
     tools: tools.registry,
     files: tools.files,
+    mcp: tools.mcp,
+    channels: tools.channels,
     runSlots: redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots(),
     shutdown: new AbortController(),
     limits: {

@@ -1,17 +1,23 @@
+import { existsSync } from "node:fs";
 import type { Kysely } from "kysely";
 import type { Config } from "./config";
 import type { Database } from "./db/schema";
+import { ChannelService } from "./features/channels/service";
+import { McpService } from "./features/mcp/service";
 import { createMemoryStore } from "./features/memory/store";
 import { createBubblewrapBackend, sandboxOwnerFor } from "./runtime/sandbox/bubblewrap";
 import { createWorkspaceFiles } from "./runtime/sandbox/files";
 import { createSandboxPool } from "./runtime/sandbox/pool";
 import { createSandboxTools } from "./runtime/sandbox/tools";
 import type { WorkspaceFiles } from "./runtime/sandbox/types";
-import { createBrowserTool, probeBrowser } from "./runtime/tools/browser";
+import { createBrowserTool } from "./runtime/tools/browser";
 import { createGuardedFetcher } from "./runtime/tools/net/guarded-fetch";
+import { createMcpCallTool, createMcpConnector } from "./runtime/tools/mcp";
 import { createMemoryTools } from "./runtime/tools/memory";
+import { createChannelSender, createMessageTool } from "./runtime/tools/message";
 import { createReadUrlTool } from "./runtime/tools/read-url";
 import { ToolRegistry } from "./runtime/tools/registry";
+import { createSubagentTool } from "./runtime/tools/subagent";
 import { createWebSearchTool } from "./runtime/tools/web-search";
 
 export interface ToolRegistryDeps {
@@ -28,7 +34,7 @@ export async function createToolRegistry(
   config: Config,
   db: Kysely<Database>,
   deps: ToolRegistryDeps,
-): Promise<{ registry: ToolRegistry; files: WorkspaceFiles; close(): Promise<void> }> {
+): Promise<{ registry: ToolRegistry; files: WorkspaceFiles; mcp: McpService; channels: ChannelService; close(): Promise<void> }> {
   const registry = new ToolRegistry();
   const fetcher = createGuardedFetcher({ allowlist: config.fetchAllowlist });
   registry.add(createReadUrlTool({ fetcher, maxOutputChars: config.limits.toolOutputChars * 2 }));
@@ -41,6 +47,18 @@ export async function createToolRegistry(
   });
   if ("tool" in search) registry.add(search.tool);
   else registry.markUnavailable(search.unavailable);
+
+  // message: channels hold encrypted credentials; posts follow read_url's outbound rules.
+  const channels = new ChannelService(db, config.secretKey, createChannelSender({ fetcher }));
+  registry.add(createMessageTool({ sender: channels.sender, resolve: (orgId, name) => channels.resolve(orgId, name) }));
+
+  // Agency tools. Runs expand mcp_call into the org's MCP tools and bind subagent to themselves (chat/run).
+  // The MCP fetcher's deadline covers a whole operation, whose own deadline is the shorter one.
+  const mcpFetcher = createGuardedFetcher({ allowlist: config.fetchAllowlist, timeoutMs: config.mcp.timeoutMs + 5_000 });
+  const connector = createMcpConnector({ fetch: mcpFetcher.fetch, timeoutMs: config.mcp.timeoutMs, maxOutputChars: config.limits.toolOutputChars * 2 });
+  const mcp = new McpService(db, { secretKey: config.secretKey, connector, timeoutMs: config.mcp.timeoutMs });
+  registry.add(createMcpCallTool((orgId, server, tool, args, signal) => mcp.callByName(orgId, server, tool, args, signal), config.mcp.timeoutMs));
+  registry.add(createSubagentTool());
 
   const memory = createMemoryTools((context) => createMemoryStore(db, context.orgId, context.agentId));
   registry.add(memory.memoryRead).add(memory.memoryWrite);
@@ -58,13 +76,10 @@ export async function createToolRegistry(
   const browser = createBrowserTool({ files, executablePath: config.sandbox.chromiumPath, allowlist: config.fetchAllowlist });
   registry.onRunEnd((runId) => browser.closeRun(runId));
 
-  // A Chromium launch takes seconds, so it is probed in the background: the browser is offered
-  // once the probe passes. The sandbox probe is one bwrap call (tens of ms) and is awaited.
-  registry.markUnavailable({ name: "browser", reason: "Chromium is being checked; the browser is offered once it starts." });
-  const browserProbe = probeBrowser(config.sandbox.chromiumPath).then((probe) => {
-    if (probe.ok) registry.add(browser.tool);
-    else registry.markUnavailable({ name: "browser", reason: probe.reason });
-  });
+  // Launching Chromium takes seconds, so startup only checks that it is installed; a browser
+  // that then fails to start is reported to the model as the tool's error.
+  if (existsSync(config.sandbox.chromiumPath)) registry.add(browser.tool);
+  else registry.markUnavailable({ name: "browser", reason: `Chromium is not installed (${config.sandbox.chromiumPath} is missing)` });
   const sandbox = await createSandboxTools({ backend, sandbox: pool, files });
   for (const tool of sandbox.tools) registry.add(tool);
   for (const entry of sandbox.unavailable) registry.markUnavailable(entry);
@@ -72,10 +87,10 @@ export async function createToolRegistry(
   return {
     registry,
     files,
+    mcp,
+    channels,
     async close() {
-      // A probe still launching Chromium is waited for, so no browser process outlives the gateway.
-      await browserProbe;
-      await Promise.all([fetcher.close(), pool.close(), browser.close()]);
+      await Promise.all([fetcher.close(), mcpFetcher.close(), pool.close(), browser.close()]);
     },
   };
 }

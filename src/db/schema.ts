@@ -290,6 +290,41 @@ export interface BillingTables {
   overage_outbox: OverageOutboxTable;
 }
 
-export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables {}
+/** An org's MCP server; `headers_enc` is the encrypted JSON of its headers (null without any). */
+export interface McpServersTable {
+  id: string;
+  org_id: string;
+  /** Slug, unique per org: tools are offered as mcp__<name>__<tool>. */
+  name: string;
+  url: string;
+  headers_enc: string | null;
+  /** JSON object header name -> masked value, for display. */
+  headers_masked: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type ChannelType = "slack" | "discord" | "telegram" | "webhook";
+
+/** A place the message tool posts to; `config_enc` is the encrypted JSON of the full config. */
+export interface ChannelsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  type: ChannelType;
+  config_enc: string;
+  /** JSON of the config with secret parts masked, for display. */
+  config_masked: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IntegrationTables {
+  mcp_servers: McpServersTable;
+  channels: ChannelsTable;
+}
+
+export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables, IntegrationTables {}
 
 export type { Generated };

@@ -18,7 +18,7 @@ function b64url(bytes: Uint8Array): string {
 
 async function importKey(key: Uint8Array): Promise<CryptoKey> {
   if (key.byteLength !== 32) throw new Error("The secret key must be 32 bytes.");
-  return crypto.subtle.importKey("raw", key, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
+  return crypto.subtle.importKey("raw", new Uint8Array(key), { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
 }
 
 /** Encrypts `plaintext` under `key`, bound to `context` (the owning record's id). */

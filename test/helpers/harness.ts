@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -87,6 +87,8 @@ export async function freshPostgresSchema(): Promise<{ url: string; drop(): Prom
 /** Builds a complete app on a fresh database (SQLite file or PostgreSQL schema). */
 export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "openpaw-test-"));
+  // Sandboxes run as an unprivileged user when tests run as root: it must reach the workspaces.
+  chmodSync(dataDir, 0o755);
   const pgSchema = testDatabase === "postgres" && !env.DATABASE_URL ? await freshPostgresSchema() : null;
   const config = loadConfig(testEnv(dataDir, { ...(pgSchema ? { DATABASE_URL: pgSchema.url } : {}), ...env }));
   const logs: string[] = [];

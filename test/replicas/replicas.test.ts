@@ -84,7 +84,11 @@ describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one 
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     if (opts.cookie) headers.cookie = opts.cookie;
     if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-    const res = await fetch(`${replica.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    const res = await fetch(`${replica.url}${path}`, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    });
     const text = await res.text();
     let body: any = null;
     try {
@@ -107,7 +111,7 @@ describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one 
     expect(agent.status, agent.text).toBe(201);
     const created: Array<{ id: string; key: string }> = [];
     for (let i = 0; i < keys; i++) {
-      const k = await call(on, "POST", `/v1/orgs/${orgId}/api-keys`, { cookie, body: { scopes: ["chat", "agents:read"] } });
+      const k = await call(on, "POST", `/v1/orgs/${orgId}/api-keys`, { cookie, body: { scopes: ["chat", "read"] } });
       expect(k.status, k.text).toBe(201);
       created.push({ id: k.body.id, key: k.body.key });
     }
@@ -144,7 +148,17 @@ describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one 
     writeFileSync(
       plansFile,
       JSON.stringify([
-        { id: "tiny", name: "Tiny", priceMonthly: 0, tokenLimit: TOKEN_LIMIT, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 10, workspaceBytes: 0 },
+        {
+          id: "tiny",
+          name: "Tiny",
+          priceMonthly: 0,
+          tokenLimit: TOKEN_LIMIT,
+          overageRate: null,
+          toolTier: "free",
+          maxAgents: 3,
+          maxConcurrentRuns: 10,
+          workspaceBytes: 0,
+        },
       ]),
     );
     const env = (name: string) => ({
@@ -250,7 +264,9 @@ describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one 
     // Two chats per key (its limit), alternating replicas, all at once; then more until the limit stops them.
     const outcomes: string[] = [];
     for (let round = 0; round < 3; round++) {
-      const responses = await Promise.all(org.keys.flatMap(({ key }, i) => [chat(A, org.agentId, key), chat(i % 2 ? A : B, org.agentId, key)]));
+      const responses = await Promise.all(
+        org.keys.flatMap(({ key }, i) => [chat(A, org.agentId, key), chat(i % 2 ? A : B, org.agentId, key)]),
+      );
       for (const res of responses) {
         const text = await res.text();
         if (res.status !== 200) outcomes.push(`status ${res.status}`);

@@ -4,6 +4,7 @@ import * as m0002 from "./0002_agents_skills";
 import * as m0003 from "./0003_runs_usage_memory";
 import * as m0004 from "./0004_billing";
 import * as m0005 from "./0005_domains";
+import * as m0006mc from "./0006_mcp_channels";
 
 /** Every migration, in order. Add a new file and one line here; never edit a released migration. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   "0003_runs_usage_memory": m0003,
   "0004_billing": m0004,
   "0005_domains": m0005,
+  "0006_mcp_channels": m0006mc,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

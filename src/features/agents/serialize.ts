@@ -3,6 +3,7 @@ import type { AgentsTable, Database } from "../../db/schema";
 import { iso } from "../../http/openapi";
 import type { Plan, PlanTable } from "../billing/plans";
 import { findOrg } from "../orgs/repository";
+import { effectivePlan } from "../billing/period";
 import { unavailableTools } from "../../runtime/tools/names";
 import type { UnavailableTool } from "../../runtime/tools/types";
 import type { Services } from "../../services";
@@ -31,7 +32,7 @@ export function serializeAgent(agent: AgentsTable, plan: Plan, skills: SkillSumm
 /** The plan an org is on (the default plan if the org row is gone mid-request). */
 export async function planOfOrg(db: Kysely<Database>, plans: PlanTable, orgId: string): Promise<Plan> {
   const org = await findOrg(db, orgId);
-  return plans.get(org?.plan ?? plans.defaultPlanId);
+  return org ? effectivePlan(org, plans, Date.now()) : plans.get(plans.defaultPlanId);
 }
 
 /** Serializes agents of one org with their plan filtering and attached skills (two queries, whatever the count). */

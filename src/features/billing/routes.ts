@@ -3,7 +3,7 @@ import type Stripe from "stripe";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { commonErrors, createRouter, ErrorSchema, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import type { Services } from "../../services";
 import { findOrg } from "../orgs/repository";
@@ -38,10 +38,7 @@ const BillingSchema = z
   .openapi("Billing");
 
 const notImplementedResponse = {
-  501: {
-    content: { "application/json": { schema: commonErrors[400].content["application/json"].schema } },
-    description: "Stripe is not configured",
-  },
+  501: { content: { "application/json": { schema: ErrorSchema } }, description: "Stripe is not configured on this server" },
 };
 
 const getBilling = createRoute({

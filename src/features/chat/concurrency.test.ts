@@ -8,14 +8,37 @@ const logger = createLogger("error", { write: () => {} });
 describe("memory run slots", () => {
   it("takes every key or none and frees on release", async () => {
     const slots = createMemoryRunSlots();
-    const a = await slots.acquire([["k", 1], ["org", 2]]);
+    const a = await slots.acquire([
+      ["k", 1],
+      ["org", 2],
+    ]);
     expect(a).not.toBeNull();
-    expect(await slots.acquire([["k", 1], ["org", 2]])).toBeNull();
+    expect(
+      await slots.acquire([
+        ["k", 1],
+        ["org", 2],
+      ]),
+    ).toBeNull();
     // The org still has room, but nothing was taken for the refused key.
-    expect(await slots.acquire([["k2", 1], ["org", 2]])).not.toBeNull();
-    expect(await slots.acquire([["k3", 1], ["org", 2]])).toBeNull();
+    expect(
+      await slots.acquire([
+        ["k2", 1],
+        ["org", 2],
+      ]),
+    ).not.toBeNull();
+    expect(
+      await slots.acquire([
+        ["k3", 1],
+        ["org", 2],
+      ]),
+    ).toBeNull();
     a?.();
-    expect(await slots.acquire([["k", 1], ["org", 2]])).not.toBeNull();
+    expect(
+      await slots.acquire([
+        ["k", 1],
+        ["org", 2],
+      ]),
+    ).not.toBeNull();
   });
 });
 
@@ -37,14 +60,34 @@ describe.skipIf(!process.env.REDIS_URL)("redis run slots (REDIS_URL)", () => {
   it("shares limits between two instances (two replicas) atomically across keys", async () => {
     const one = createRedisRunSlots(r1, { logger, prefix });
     const two = createRedisRunSlots(r2, { logger, prefix });
-    const held = await Promise.all([one, two, one, two].map((s) => s.acquire([["key:a", 2], ["org:a", 3]])));
+    const held = await Promise.all(
+      [one, two, one, two].map((s) =>
+        s.acquire([
+          ["key:a", 2],
+          ["org:a", 3],
+        ]),
+      ),
+    );
     expect(held.filter(Boolean)).toHaveLength(2);
     // key:b has room but org:a has one left; a refused acquire must not leave a slot behind.
-    expect(await two.acquire([["key:b", 5], ["org:a", 2]])).toBeNull();
+    expect(
+      await two.acquire([
+        ["key:b", 5],
+        ["org:a", 2],
+      ]),
+    ).toBeNull();
     expect(await r1.zcard(`${prefix}key:b`)).toBe(0);
-    const third = await one.acquire([["key:b", 5], ["org:a", 3]]);
+    const third = await one.acquire([
+      ["key:b", 5],
+      ["org:a", 3],
+    ]);
     expect(third).not.toBeNull();
-    expect(await two.acquire([["key:c", 5], ["org:a", 3]])).toBeNull();
+    expect(
+      await two.acquire([
+        ["key:c", 5],
+        ["org:a", 3],
+      ]),
+    ).toBeNull();
     for (const release of held) release?.();
     third?.();
     await new Promise((r) => setTimeout(r, 50));

@@ -10,11 +10,14 @@ import { composeSystemPrompt, fitHistory, historyEntry } from "../../runtime/con
 import type { RunEvent, StopReason } from "../../runtime/events";
 import { type RunResult, type RunTotals, estimateTokens, runAgent, totalTokens } from "../../runtime/loop";
 import { type ModelInfo, costOf } from "../../runtime/models/catalogue";
-import type { ChatMessage, ModelProvider } from "../../runtime/models/types";
+import { addUsage } from "../../runtime/models/retry";
+import { type ChatMessage, type ModelProvider, type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { buildSystemPrompt } from "../../runtime/prompt";
-import type { ToolDefinition } from "../../runtime/tools/types";
+import { type SubagentInput, createSubagentTool } from "../../runtime/tools/subagent";
+import type { ToolTier, ToolContext, ToolDefinition, ToolOutput } from "../../runtime/tools/types";
 import type { Services } from "../../services";
 import { findAgent } from "../agents/repository";
+import { effectivePlan } from "../billing/period";
 import { MessageAppender, findConversation, insertConversation, loadMessages, touchConversation } from "../conversations/repository";
 import { createMemoryStore } from "../memory/store";
 import { findOrg } from "../orgs/repository";
@@ -45,6 +48,10 @@ export interface PreparedRun {
   message: string;
   startedAt: number;
   release: () => void;
+  /** The run that spawned this one as a subagent; null for a run a client started. */
+  parentRunId: string | null;
+  /** What this run's subagents used; their own usage records carry it, `done` adds it in. */
+  children: { runs: number; usage: TokenUsage; cost: number };
 }
 
 /**
@@ -81,13 +88,30 @@ async function resolveAgent(c: Context<AppEnv>, principal: Principal, agentId: s
 
 /** Validates and sets up a chat run: auth, agent, quota, concurrency, conversation, context. */
 export async function prepareRun(c: Context<AppEnv>, agentId: string, body: ChatBody): Promise<PreparedRun> {
-  const services = c.var.services;
+  const { agent, access } = await resolveAgent(c, c.var.principal as Principal, agentId);
+  return startRun(c.var.services, { access, agent, message: body.message, conversationId: body.conversationId });
+}
+
+export interface StartRunOptions {
+  /** Who the run acts for (a subagent's run acts for its parent's caller). */
+  access: OrgAccess;
+  agent: AgentsTable;
+  message: string;
+  conversationId?: string;
+  /** Set for a subagent's run. Such a run takes no concurrency slot (its parent holds one) and cannot spawn. */
+  parentRunId?: string;
+}
+
+/** Sets up a run without an HTTP context: quota, concurrency, conversation, context, tools, the run row. */
+export async function startRun(services: Services, options: StartRunOptions): Promise<PreparedRun> {
   const { db, config } = services;
-  const principal = c.var.principal as Principal;
-  const { agent, access } = await resolveAgent(c, principal, agentId);
+  const { agent, access } = options;
+  const principal = access.principal;
+  const body = { message: options.message, conversationId: options.conversationId };
+  const parentRunId = options.parentRunId ?? null;
   const org = await findOrg(db.kysely, access.orgId);
   if (!org) throw errors.notFound("Agent", "agentId");
-  const plan = services.plans.get(org.plan);
+  const plan = effectivePlan(org, services.plans, Date.now());
 
   const model = services.models.get(agent.model);
   if (!model) throw errors.invalid(`The agent's model "${agent.model}" is not in this deployment's model catalogue.`, "model");
@@ -104,10 +128,12 @@ export async function prepareRun(c: Context<AppEnv>, agentId: string, body: Chat
   }
 
   const who = principal.kind === "key" ? `key:${principal.keyId}` : `user:${principal.userId}`;
-  const release = await services.runSlots.acquire([
-    [who, config.limits.concurrentRunsPerKey],
-    [`org:${access.orgId}`, Math.min(plan.maxConcurrentRuns, config.limits.concurrentRunsPerOrg)],
-  ]);
+  const release = parentRunId
+    ? () => {}
+    : await services.runSlots.acquire([
+        [who, config.limits.concurrentRunsPerKey],
+        [`org:${access.orgId}`, Math.min(plan.maxConcurrentRuns, config.limits.concurrentRunsPerOrg)],
+      ]);
   if (!release) throw errors.rateLimited(1, "Too many concurrent runs for this key or organization; retry when one finishes.");
 
   try {
@@ -124,7 +150,10 @@ export async function prepareRun(c: Context<AppEnv>, agentId: string, body: Chat
       });
     }
     const enabled = JSON.parse(agent.enabled_tools) as string[];
-    const tools = services.tools.forRun(enabled, plan.toolTier);
+    const runId = newId("run");
+    const children = { runs: 0, usage: emptyUsage(), cost: 0 };
+    let prepared: PreparedRun | undefined;
+    const tools = await toolsOfRun(services, enabled, plan.toolTier, access.orgId, parentRunId, () => prepared as PreparedRun);
     const memory = createMemoryStore(db.kysely, access.orgId, agent.id);
     const [skills, notes, matches, stored] = await Promise.all([
       listAgentSkills(db.kysely, access.orgId, agent.id),
@@ -139,13 +168,12 @@ export async function prepareRun(c: Context<AppEnv>, agentId: string, body: Chat
       stored.map((m) => m.message),
       Math.max(0, budget),
     );
-    const runId = newId("run");
     await insertRun(db.kysely, {
       id: runId,
       org_id: access.orgId,
       agent_id: agent.id,
       conversation_id: conversationId,
-      parent_run_id: null,
+      parent_run_id: parentRunId,
       api_key_id: principal.kind === "key" ? principal.keyId : null,
       user_id: principal.kind === "user" ? principal.userId : null,
       model: model.id,
@@ -161,11 +189,58 @@ export async function prepareRun(c: Context<AppEnv>, agentId: string, body: Chat
       updated_at: now,
       ended_at: null,
     });
-    return { runId, conversationId, access, agent, model, provider, system, history, tools, message: body.message, startedAt: now, release };
+    prepared = { runId, conversationId, access, agent, model, provider, system, history, tools, message: body.message, startedAt: now, release, parentRunId, children };
+    return prepared;
   } catch (error) {
     release();
     throw error;
   }
+}
+
+/**
+ * The tools of one run: the registry's (enabled ∩ plan ∩ configured), with `mcp_call` expanded
+ * into the org's MCP server tools and `subagent` bound to this run. A subagent's run gets no
+ * `subagent` tool: depth is limited to one.
+ */
+async function toolsOfRun(
+  services: Services,
+  enabled: readonly string[],
+  tier: ToolTier,
+  orgId: string,
+  parentRunId: string | null,
+  self: () => PreparedRun,
+): Promise<ToolDefinition<any>[]> {
+  const out: ToolDefinition<any>[] = [];
+  for (const tool of services.tools.forRun(enabled, tier)) {
+    if (tool.name === "mcp_call") out.push(...(await services.mcp.toolsForRun(orgId)));
+    else if (tool.name === "subagent") {
+      if (!parentRunId) out.push(createSubagentTool({ spawn: (input, context) => spawnSubagent(services, self(), input, context) }));
+    } else out.push(tool);
+  }
+  return out;
+}
+
+/**
+ * Runs a subagent to its end as a separate run (own conversation, own usage record linked by
+ * parent_run_id, same quota hooks) and hands its text back to the parent as the tool's result.
+ */
+async function spawnSubagent(services: Services, parent: PreparedRun, input: SubagentInput, context: ToolContext): Promise<ToolOutput> {
+  const agent = input.agentId ? await findAgent(services.db.kysely, parent.access.orgId, input.agentId) : parent.agent;
+  if (!agent || !canSeeAgent(parent.access, agent.id)) return { content: `No agent "${input.agentId}" in this organization.`, isError: true };
+  let child: PreparedRun;
+  try {
+    child = await startRun(services, { access: parent.access, agent, message: input.task, parentRunId: parent.runId });
+  } catch (error) {
+    return { content: `The subagent could not start: ${(error as Error).message}`, isError: true };
+  }
+  const result = await executeRun(services, child, () => {}, context.signal);
+  parent.children.runs++;
+  parent.children.usage = addUsage(parent.children.usage, result.usage);
+  parent.children.cost += result.cost;
+  if (result.stopReason === "error") return { content: `The subagent failed: ${result.error?.message ?? "unknown error"}`, isError: true };
+  if (result.stopReason === "cancelled") return { content: "The subagent was cancelled before it finished.", isError: true };
+  const note = result.stopReason === "max_iterations" ? "\n[the subagent stopped at its iteration limit]" : "";
+  return { content: `${result.text || "(the subagent answered with no text)"}${note}` };
 }
 
 const statusOf = (stop: StopReason): RunStatus => (stop === "end_turn" ? "completed" : stop);
@@ -223,19 +298,21 @@ export async function executeRun(services: Services, run: PreparedRun, emit: (ev
   }
   await finishRun(services, run, result, logger);
   if (result.error) emit({ event: "error", data: { error: result.error } });
+  // The figures include the subagents' usage (each also has its own usage record).
+  const shown = addUsage(result.usage, run.children.usage);
   emit({
     event: "done",
     data: {
       iterations: result.iterations,
       toolCalls: result.toolCalls,
-      tokens: totalTokens(result.usage),
-      cost: result.cost,
+      tokens: totalTokens(shown),
+      cost: result.cost + run.children.cost,
       conversationId: run.conversationId,
       runId: run.runId,
-      inputTokens: result.usage.inputTokens,
-      outputTokens: result.usage.outputTokens,
-      cacheReadTokens: result.usage.cacheReadTokens,
-      cacheWriteTokens: result.usage.cacheWriteTokens,
+      inputTokens: shown.inputTokens,
+      outputTokens: shown.outputTokens,
+      cacheReadTokens: shown.cacheReadTokens,
+      cacheWriteTokens: shown.cacheWriteTokens,
       stopReason: result.stopReason,
     },
   });
@@ -257,7 +334,7 @@ async function finishRun(services: Services, run: PreparedRun, result: RunResult
         agent_name: run.agent.name,
         conversation_id: run.conversationId,
         run_id: run.runId,
-        parent_run_id: null,
+        parent_run_id: run.parentRunId,
         api_key_id: run.access.principal.kind === "key" ? run.access.principal.keyId : null,
         user_id: run.access.principal.kind === "user" ? run.access.principal.userId : null,
         model: run.model.id,
@@ -280,7 +357,8 @@ async function finishRun(services: Services, run: PreparedRun, result: RunResult
   }
   try {
     await touchConversation(db.kysely, run.access.orgId, run.conversationId, now);
-    if (result.stopReason === "end_turn" || result.stopReason === "max_iterations") {
+    // A subagent's delegated task is not a conversation with the user: it stays out of HISTORY.
+    if (!run.parentRunId && (result.stopReason === "end_turn" || result.stopReason === "max_iterations")) {
       await createMemoryStore(db.kysely, run.access.orgId, run.agent.id).appendHistory(run.conversationId, historyEntry(run.message, result.text));
     }
   } catch (error) {

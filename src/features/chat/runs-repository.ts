@@ -2,6 +2,19 @@ import type { Kysely } from "kysely";
 import type { Database, RunStatus, RunsTable } from "../../db/schema";
 import type { RunTotals } from "../../runtime/loop";
 
+/** The run row's counter columns from the loop's running totals. */
+function countersOf(totals: RunTotals) {
+  return {
+    input_tokens: totals.usage.inputTokens,
+    output_tokens: totals.usage.outputTokens,
+    cache_read_tokens: totals.usage.cacheReadTokens,
+    cache_write_tokens: totals.usage.cacheWriteTokens,
+    cost: totals.cost,
+    iterations: totals.iterations,
+    tool_calls: totals.toolCalls,
+  };
+}
+
 /** Runs: one row per chat request, its counters kept current so a crash loses no usage. */
 export async function insertRun(db: Kysely<Database>, run: RunsTable): Promise<void> {
   await db.insertInto("runs").values(run).execute();
@@ -11,16 +24,7 @@ export async function insertRun(db: Kysely<Database>, run: RunsTable): Promise<v
 export async function saveRunProgress(db: Kysely<Database>, runId: string, totals: RunTotals, now: number): Promise<void> {
   await db
     .updateTable("runs")
-    .set({
-      input_tokens: totals.usage.inputTokens,
-      output_tokens: totals.usage.outputTokens,
-      cache_read_tokens: totals.usage.cacheReadTokens,
-      cache_write_tokens: totals.usage.cacheWriteTokens,
-      cost: totals.cost,
-      iterations: totals.iterations,
-      tool_calls: totals.toolCalls,
-      updated_at: now,
-    })
+    .set({ ...countersOf(totals), updated_at: now })
     .where("id", "=", runId)
     .execute();
 }
@@ -33,18 +37,7 @@ export async function heartbeatRun(db: Kysely<Database>, runId: string, now: num
 export async function endRun(db: Kysely<Database>, runId: string, status: RunStatus, totals: RunTotals, now: number): Promise<boolean> {
   const result = await db
     .updateTable("runs")
-    .set({
-      status,
-      input_tokens: totals.usage.inputTokens,
-      output_tokens: totals.usage.outputTokens,
-      cache_read_tokens: totals.usage.cacheReadTokens,
-      cache_write_tokens: totals.usage.cacheWriteTokens,
-      cost: totals.cost,
-      iterations: totals.iterations,
-      tool_calls: totals.toolCalls,
-      updated_at: now,
-      ended_at: now,
-    })
+    .set({ ...countersOf(totals), status, updated_at: now, ended_at: now })
     .where("id", "=", runId)
     .where("status", "=", "running")
     .executeTakeFirst();

@@ -25,7 +25,8 @@ describe("files API: /v1/orgs/:orgId/files", () => {
   let chatA: string;
   let adminB: string;
   const files = (org: string, path?: string) => `/v1/orgs/${org}/files${path === undefined ? "" : `?path=${encodeURIComponent(path)}`}`;
-  const content = (org: string, path?: string) => `/v1/orgs/${org}/files/content${path === undefined ? "" : `?path=${encodeURIComponent(path)}`}`;
+  const content = (org: string, path?: string) =>
+    `/v1/orgs/${org}/files/content${path === undefined ? "" : `?path=${encodeURIComponent(path)}`}`;
   const upload = (org: string, path: string, body: string, auth: { key?: string; cookie?: string }) =>
     h.request("PUT", content(org, path), { ...auth, raw: body, headers: octet });
 
@@ -69,7 +70,9 @@ describe("files API: /v1/orgs/:orgId/files", () => {
     expect(root.status).toBe(200);
     expect(root.body.data).toContainEqual(expect.objectContaining({ name: "docs", path: "/workspace/docs", type: "directory" }));
     const docs = await h.request("GET", files(a.orgId, "docs"), { key: readA });
-    expect(docs.body.data).toEqual([expect.objectContaining({ name: "notes.txt", path: "/workspace/docs/notes.txt", type: "file", size: 6 })]);
+    expect(docs.body.data).toEqual([
+      expect.objectContaining({ name: "notes.txt", path: "/workspace/docs/notes.txt", type: "file", size: 6 }),
+    ]);
     expect(docs.body.usage).toEqual({ bytes: 6, quotaBytes: QUOTA });
 
     const got = await h.request("GET", content(a.orgId, "docs/notes.txt"), { key: readA });
@@ -143,9 +146,9 @@ describe("files API: /v1/orgs/:orgId/files", () => {
       expect(res.status, `${method} ${url}`).toBe(400);
       expect(res.body.error).toMatchObject({ type: "invalid_request_error", param: "path" });
     }
-    const escape = await upload(a.orgId, "../outside.txt", "nope", { key: writeA });
-    expect(escape.status).toBe(400);
-    expect(escape.body.error.param).toBe("path");
+    const climbing = await upload(a.orgId, "../outside.txt", "nope", { key: writeA });
+    expect(climbing.status).toBe(400);
+    expect(climbing.body.error.param).toBe("path");
 
     // A symlink pointing out of the workspace (as a command could plant) is not followed.
     symlinkSync("/etc/passwd", join(workspaceDir(h.config.dataDir, a.orgId), "passwd-link"));

@@ -33,7 +33,13 @@ const ListSchema = z
 const PathDoc = "Relative to /workspace, or absolute under it. `..` segments are refused.";
 const Params = z.object({ orgId: OrgIdParam });
 const RequiredPath = z.object({ path: z.string().min(1).max(4096).openapi({ description: PathDoc, example: "report.md" }) });
-const OptionalPath = z.object({ path: z.string().max(4096).optional().openapi({ description: `${PathDoc} Default: /workspace.` }) });
+const OptionalPath = z.object({
+  path: z
+    .string()
+    .max(4096)
+    .optional()
+    .openapi({ description: `${PathDoc} Default: /workspace.` }),
+});
 
 /** The global body limit skips this path (app.ts): uploads have their own, larger one. */
 const uploadLimit: MiddlewareHandler<AppEnv> = (c, next) => limitBody(c.var.services.config.limits.maxUploadBytes)(c, next);

@@ -59,15 +59,19 @@ describe.skipIf(!hasBwrap)("chat with the sandbox tools (Pro plan, real bubblewr
     expect(unavailable).toEqual([]);
   });
 
-  it.skipIf(!hasChromium)("offers the browser once Chromium's background probe passed", async () => {
-    const deadline = Date.now() + 30_000;
-    while (h.services.tools.unavailable().some((entry) => entry.name === "browser") && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(h.services.tools.unavailable().find((entry) => entry.name === "browser")).toBeUndefined();
-    expect(h.services.tools.forRun(["browser"], "pro").map((tool) => tool.name)).toEqual(["browser"]);
-    expect(h.services.tools.forRun(["browser"], "free")).toEqual([]);
-  }, 40_000);
+  it.skipIf(!hasChromium)(
+    "offers the browser once Chromium's background probe passed",
+    async () => {
+      const deadline = Date.now() + 30_000;
+      while (h.services.tools.unavailable().some((entry) => entry.name === "browser") && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(h.services.tools.unavailable().find((entry) => entry.name === "browser")).toBeUndefined();
+      expect(h.services.tools.forRun(["browser"], "pro").map((tool) => tool.name)).toEqual(["browser"]);
+      expect(h.services.tools.forRun(["browser"], "free")).toEqual([]);
+    },
+    40_000,
+  );
 
   it("writes a script, runs it with python3 and reads its output, all visible through the files API", async () => {
     const agentId = await createAgent(h, pro, SANDBOX_TOOLS);
@@ -106,7 +110,10 @@ describe.skipIf(!hasBwrap)("chat with the sandbox tools (Pro plan, real bubblewr
     // Another org's agent does not see this workspace.
     const other = await h.signup({ orgName: "Other pro org" });
     const otherAgent = await createAgent(h, other, SANDBOX_TOOLS);
-    fake.enqueue({ toolCalls: [{ id: "toolu_o", name: "exec", input: { command: "ls -A /workspace; cat /workspace/out.txt" } }] }, { text: "done" });
+    fake.enqueue(
+      { toolCalls: [{ id: "toolu_o", name: "exec", input: { command: "ls -A /workspace; cat /workspace/out.txt" } }] },
+      { text: "done" },
+    );
     const peek = await chatOverHttp(server.url, otherAgent, { message: "look around" }, { cookie: other.cookie });
     const peekResult = peek.events.find((e) => e.event === "tool_result")?.data;
     expect(peekResult.output).not.toContain("python wrote");

@@ -56,7 +56,8 @@ export async function outboundUrlProblem(raw: string, options: UrlPolicyOptions)
   try {
     addresses = await resolve(name);
   } catch {
-    return `Could not resolve host ${url.hostname}.`;
+    // A name that does not resolve now is no address at all; the fetcher checks again at every call.
+    return null;
   }
   for (const { address } of addresses) {
     const kind = classifyAddress(address);

@@ -1,0 +1,24 @@
+/**
+ * The fake Anthropic server in its own process, so the benchmark's load generator, the gateway and
+ * the model each have their own event loop. A message containing "[slow]" gets a slow stream (one
+ * delta every BENCH_SLOW_DELTA_MS for BENCH_SLOW_SECONDS); anything else a fast one.
+ */
+import { startFakeAnthropic } from "../test/fakes/anthropic";
+
+const slowDeltaMs = Number(process.env.BENCH_SLOW_DELTA_MS ?? 500);
+const slowSeconds = Number(process.env.BENCH_SLOW_SECONDS ?? 30);
+const fake = await startFakeAnthropic();
+fake.setFallback((body) => {
+  const last = JSON.stringify(body?.messages?.at(-1)?.content ?? "");
+  if (last.includes("[slow]")) {
+    const chunks = Math.max(1, Math.round((slowSeconds * 1000) / slowDeltaMs) - 4);
+    return { text: "x".repeat(chunks * 4), textChunks: chunks, delayMs: slowDeltaMs };
+  }
+  return { text: "Hello from the fake model, quickly.", textChunks: 5 };
+});
+// The fake keeps every request for tests' assertions; a benchmark would only grow memory with them.
+setInterval(() => {
+  fake.requests.length = 0;
+}, 1_000).unref();
+process.stdout.write(`${JSON.stringify({ url: fake.url })}\n`);
+process.on("SIGTERM", () => fake.close().then(() => process.exit(0)));

@@ -1,0 +1,426 @@
+/**
+ * Gateway benchmark (`npm run bench`). The fake Anthropic server, the gateway and a hello-world
+ * baseline each run in their own child process; this process only generates load and measures.
+ * SQLite always, PostgreSQL too when TEST_DATABASE_URL is set (a fresh database, dropped after).
+ *
+ * Knobs (full run = defaults): BENCH_SECONDS per measurement (10), BENCH_CONCURRENCY (1,50,200),
+ * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
+ * (30), BENCH_ONLY (overhead,capacity,streams,api), BENCH_SKIP_USAGE=1 skips bench/usage.ts.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import autocannon from "autocannon";
+import pg from "pg";
+import { Agent, request } from "undici";
+
+const env = process.env;
+const list = (v: string | undefined, d: string) =>
+  (v ?? d)
+    .split(",")
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
+const SECONDS = Number(env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = list(env.BENCH_CONCURRENCY, "1,50,200");
+const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
+const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
+const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
+const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,streams,api").split(","));
+const ROOT = join(import.meta.dirname, "..");
+const SONNET = "claude-sonnet-4-20250514";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0 });
+
+// ---------------------------------------------------------------- processes
+
+const children: ChildProcess[] = [];
+function child(args: string[], extraEnv: Record<string, string>): { proc: ChildProcess; output: string[]; line: Promise<string> } {
+  const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: ROOT,
+    env: { ...env, ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(proc);
+  const output: string[] = [];
+  const line = new Promise<string>((resolve, reject) => {
+    proc.stdout?.on("data", (d: Buffer) => {
+      output.push(d.toString());
+      const first = output.join("").split("\n")[0];
+      if (output.join("").includes("\n")) resolve(first);
+    });
+    proc.once("exit", (code) => reject(new Error(`${args.join(" ")} exited ${code}: ${output.join("")}`)));
+  });
+  proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  return { proc, output, line };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+interface Gateway {
+  url: string;
+  pid: number;
+  key: string;
+  orgId: string;
+  agentId: string;
+  stop(): Promise<void>;
+}
+
+async function startGateway(databaseUrl: string, modelUrl: string, dataDir: string): Promise<Gateway> {
+  const port = await freePort();
+  mkdirSync(dataDir, { recursive: true });
+  const plansFile = join(dataDir, "plans.json");
+  // The benchmark measures the gateway, not the plan limits: no concurrency or token caps.
+  writeFileSync(
+    plansFile,
+    JSON.stringify([
+      {
+        id: "bench",
+        name: "Bench",
+        priceMonthly: 0,
+        tokenLimit: null,
+        overageRate: null,
+        toolTier: "free",
+        maxAgents: null,
+        maxConcurrentRuns: 1_000_000,
+        workspaceBytes: 0,
+      },
+    ]),
+  );
+  const g = child(["src/main.ts", "serve"], {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    OPENPAW_DATA_DIR: dataDir,
+    ANTHROPIC_API_KEY: "sk-ant-bench-000000000000",
+    ANTHROPIC_BASE_URL: modelUrl,
+    OPENPAW_PLANS_FILE: plansFile,
+    OPENPAW_DEFAULT_PLAN: "bench",
+    OPENPAW_CONCURRENT_RUNS_PER_KEY: "1000000",
+    OPENPAW_CONCURRENT_RUNS_PER_ORG: "1000000",
+    OPENPAW_PASSWORD_HASH_COST: "10",
+    OPENPAW_DIAGNOSTICS: "true",
+    LOG_LEVEL: "error",
+    REDIS_URL: "",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (g.proc.exitCode !== null) throw new Error(`gateway exited: ${g.output.join("")}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`gateway not ready: ${g.output.join("")}`);
+    await sleep(200);
+  }
+  const json = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return { res, body: (await res.json()) as any };
+  };
+  const signup = await json("/v1/auth/signup", {
+    email: `bench${Date.now()}@example.com`,
+    password: "correct horse battery",
+    orgName: "Bench",
+  });
+  const cookie = (signup.res.headers.get("set-cookie") ?? "").split(";")[0];
+  const orgId = signup.body.org.id as string;
+  const agent = await json(
+    `/v1/orgs/${orgId}/agents`,
+    { name: "Bench", systemPrompt: "Be brief.", model: SONNET, enabledTools: [] },
+    { cookie },
+  );
+  const key = await json(`/v1/orgs/${orgId}/api-keys`, { scopes: ["chat", "read"] }, { cookie });
+  return {
+    url,
+    pid: g.proc.pid as number,
+    key: key.body.key,
+    orgId,
+    agentId: agent.body.id,
+    stop: async () => {
+      g.proc.kill("SIGTERM");
+      await Promise.race([new Promise((r) => g.proc.once("exit", r)), sleep(15_000)]);
+    },
+  };
+}
+
+const diagnostics = async (g: Gateway, reset = false) =>
+  (await (await fetch(`${g.url}/internal/diagnostics${reset ? "?reset=1" : ""}`)).json()) as {
+    eventLoopDelayMs: { p50: number; p99: number; max: number };
+    rssBytes: number;
+  };
+
+// ---------------------------------------------------------------- load
+
+interface Sample {
+  ttft: number;
+  total: number;
+  ok: boolean;
+}
+
+/** One streamed chat (gateway) or Messages call (direct); times the first text delta and the end. */
+async function oneRun(target: { kind: "gateway"; g: Gateway } | { kind: "direct"; modelUrl: string }, message: string): Promise<Sample> {
+  const start = performance.now();
+  let ttft = 0;
+  try {
+    const res =
+      target.kind === "gateway"
+        ? await request(`${target.g.url}/v1/agent/${target.g.agentId}/chat`, {
+            method: "POST",
+            dispatcher,
+            headers: { "content-type": "application/json", authorization: `Bearer ${target.g.key}` },
+            body: JSON.stringify({ message }),
+          })
+        : await request(`${target.modelUrl}/v1/messages`, {
+            method: "POST",
+            dispatcher,
+            headers: { "content-type": "application/json", "x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01" },
+            body: JSON.stringify({ model: SONNET, max_tokens: 1024, stream: true, messages: [{ role: "user", content: message }] }),
+          });
+    const marker = target.kind === "gateway" ? "event: text" : "text_delta";
+    const end = target.kind === "gateway" ? "event: done" : "message_stop";
+    let tail = "";
+    let sawEnd = false;
+    for await (const chunk of res.body) {
+      const text = tail + (chunk as Buffer).toString();
+      if (!ttft && text.includes(marker)) ttft = performance.now() - start;
+      if (text.includes(end)) sawEnd = true;
+      tail = text.slice(-32);
+    }
+    return { ttft, total: performance.now() - start, ok: res.statusCode === 200 && ttft > 0 && sawEnd };
+  } catch {
+    return { ttft, total: performance.now() - start, ok: false };
+  }
+}
+
+/** Closed loop: `concurrency` workers run back to back for `seconds`. */
+async function closedLoop(run: () => Promise<Sample>, concurrency: number, seconds: number) {
+  const samples: Sample[] = [];
+  const until = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) samples.push(await run());
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const ok = samples.filter((s) => s.ok);
+  const pct = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : Number.NaN;
+  };
+  return {
+    rps: ok.length / elapsed,
+    errors: samples.length - ok.length,
+    ttft: {
+      p50: pct(
+        ok.map((s) => s.ttft),
+        50,
+      ),
+      p99: pct(
+        ok.map((s) => s.ttft),
+        99,
+      ),
+    },
+    total: {
+      p50: pct(
+        ok.map((s) => s.total),
+        50,
+      ),
+      p99: pct(
+        ok.map((s) => s.total),
+        99,
+      ),
+    },
+  };
+}
+
+const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+const lines: string[] = [];
+const out = (line: string) => {
+  console.log(line);
+  lines.push(line);
+};
+
+// ---------------------------------------------------------------- phases
+
+async function overhead(g: Gateway, modelUrl: string) {
+  out("\n### Overhead (fast model; ms; gateway minus direct)\n");
+  out(
+    "| conc | direct ttft p50/p99 | gateway ttft p50/p99 | overhead ttft p50/p99 | direct total p50/p99 | gateway total p50/p99 | overhead total p50/p99 | runs/s gw/direct | errors |",
+  );
+  out("|---|---|---|---|---|---|---|---|---|");
+  for (const c of CONCURRENCY) {
+    const d = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, "Hello"), c, SECONDS);
+    const gw = await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), c, SECONDS);
+    out(
+      `| ${c} | ${f(d.ttft.p50)}/${f(d.ttft.p99)} | ${f(gw.ttft.p50)}/${f(gw.ttft.p99)} | ${f(gw.ttft.p50 - d.ttft.p50)}/${f(gw.ttft.p99 - d.ttft.p99)} | ` +
+        `${f(d.total.p50)}/${f(d.total.p99)} | ${f(gw.total.p50)}/${f(gw.total.p99)} | ${f(gw.total.p50 - d.total.p50)}/${f(gw.total.p99 - d.total.p99)} | ` +
+        `${f(gw.rps)}/${f(d.rps)} = ${(gw.rps / d.rps).toFixed(3)} | ${gw.errors}+${d.errors} |`,
+    );
+  }
+}
+
+async function capacity(g: Gateway, modelUrl: string) {
+  out("\n### Capacity (fast model): runs/s by concurrency, p99 overhead = gateway total p99 - direct total p99\n");
+  out("| conc | runs/s | gateway total p99 | direct total p99 | p99 overhead | errors |");
+  out("|---|---|---|---|---|---|");
+  let best = 0;
+  for (const c of LEVELS) {
+    const d = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, "Hello"), c, Math.max(2, SECONDS / 2));
+    const gw = await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), c, SECONDS);
+    const over = gw.total.p99 - d.total.p99;
+    out(`| ${c} | ${f(gw.rps)} | ${f(gw.total.p99)} | ${f(d.total.p99)} | ${f(over)} | ${gw.errors} |`);
+    if (over < 50 && gw.errors === 0) best = Math.max(best, gw.rps);
+    if (over >= 50) break;
+  }
+  out(`\n**Capacity: ${f(best)} runs/s at p99 overhead < 50 ms**`);
+}
+
+async function streams(g: Gateway) {
+  out(`\n### Streams (a delta every 500 ms, held ${STREAM_SECONDS} s)\n`);
+  out("| N | RSS before (MB) | RSS peak (MB) | per stream (KB) | errors | event-loop delay p99 / max (ms) |");
+  out("|---|---|---|---|---|---|");
+  for (const n of STREAMS) {
+    await sleep(2_000);
+    const before = rssOf(g.pid);
+    await diagnostics(g, true);
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(g.pid));
+    }, 250);
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        await sleep((i % 100) * 10); // ramp up over ~1 s rather than one burst of n connects
+        return oneRun({ kind: "gateway", g }, "[slow] stream");
+      }),
+    );
+    clearInterval(sampler);
+    const diag = await diagnostics(g);
+    const errors = results.filter((r) => !r.ok).length;
+    out(
+      `| ${n} | ${f(before / 2 ** 20)} | ${f(peak / 2 ** 20)} | ${f((peak - before) / n / 1024)} | ${errors} | ${diag.eventLoopDelayMs.p99} / ${diag.eventLoopDelayMs.max} |`,
+    );
+  }
+}
+
+async function plainApi(g: Gateway, helloUrl: string) {
+  const run = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<autocannon.Result>((resolve, reject) =>
+      autocannon({ url, connections: 50, duration: SECONDS, headers }, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  const hello = await run(`${helloUrl}/`);
+  const keyed = await run(`${g.url}/v1/orgs/${g.orgId}/agents`, { authorization: `Bearer ${g.key}` });
+  out("\n### Plain API (autocannon, 50 connections)\n");
+  out("| target | req/s (mean) | p50 ms | p99 ms | non-2xx | errors |");
+  out("|---|---|---|---|---|---|");
+  out(
+    `| hello-world (bare Hono) | ${f(hello.requests.average)} | ${hello.latency.p50} | ${hello.latency.p99} | ${hello.non2xx} | ${hello.errors} |`,
+  );
+  out(
+    `| GET /v1/orgs/:orgId/agents (API key) | ${f(keyed.requests.average)} | ${keyed.latency.p50} | ${keyed.latency.p99} | ${keyed.non2xx} | ${keyed.errors} |`,
+  );
+  out(`\n**Keyed GET / hello-world: ${(keyed.requests.average / hello.requests.average).toFixed(3)}**`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  out(`# OpenPaw benchmark ${new Date().toISOString()}`);
+  out(
+    `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  out(
+    `Settings: ${SECONDS} s per measurement, concurrency ${CONCURRENCY.join(",")}, capacity levels ${LEVELS.join(",")}, streams ${STREAMS.join(",")} for ${STREAM_SECONDS} s`,
+  );
+  const model = child(["bench/fake-model.ts"], { BENCH_SLOW_SECONDS: String(STREAM_SECONDS) });
+  const modelUrl = JSON.parse(await model.line).url as string;
+  const hello = child(["bench/hello.ts"], {});
+  const helloUrl = JSON.parse(await hello.line).url as string;
+
+  const databases: Array<{ label: string; url: string; drop?: () => Promise<void> }> = [];
+  const dataDir = mkdtempSync(join(tmpdir(), "openpaw-bench-"));
+  databases.push({ label: "SQLite", url: `sqlite:${join(dataDir, "sqlite", "openpaw.db")}` });
+  if (env.TEST_DATABASE_URL) {
+    const name = `openpaw_bench_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: env.TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const url = new URL(env.TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    databases.push({
+      label: "PostgreSQL",
+      url: url.toString(),
+      drop: async () => {
+        const c = new pg.Client({ connectionString: env.TEST_DATABASE_URL });
+        await c.connect();
+        await c.query(`drop database if exists ${name} with (force)`);
+        await c.end();
+      },
+    });
+  }
+  try {
+    for (const db of databases) {
+      out(`\n## ${db.label}`);
+      const g = await startGateway(db.url, modelUrl, join(dataDir, db.label.toLowerCase()));
+      try {
+        // Warm up JIT, connection pools and the key cache.
+        await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), 8, 2);
+        if (ONLY.has("overhead")) await overhead(g, modelUrl);
+        if (ONLY.has("capacity")) await capacity(g, modelUrl);
+        if (ONLY.has("api")) await plainApi(g, helloUrl);
+        // Streams on SQLite only: held streams barely touch the database.
+        if (ONLY.has("streams") && db.label === "SQLite") await streams(g);
+      } finally {
+        await g.stop();
+      }
+    }
+  } finally {
+    for (const db of databases) await db.drop?.().catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  out(
+    `\nLoad average at end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
+  writeFileSync(join(tmpdir(), "openpaw-bench-latest.md"), `${lines.join("\n")}\n`);
+  console.log(`\n(results also in ${join(tmpdir(), "openpaw-bench-latest.md")})`);
+}
+
+main()
+  .then(async () => {
+    for (const c of children) c.kill("SIGTERM");
+    if (existsSync(join(ROOT, "bench/usage.ts")) && env.BENCH_SKIP_USAGE !== "1") {
+      console.log("\n== bench/usage.ts");
+      const usage = spawn(process.execPath, ["--import", "tsx", "bench/usage.ts"], { cwd: ROOT, stdio: "inherit" });
+      await new Promise((r) => usage.once("exit", r));
+    }
+    await dispatcher.close();
+    process.exit(0);
+  })
+  .catch((error) => {
+    console.error(error);
+    for (const c of children) c.kill("SIGTERM");
+    process.exit(1);
+  });

@@ -1,0 +1,107 @@
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import type { AppEnv } from "../http/context";
+import { ApiError } from "../http/errors";
+import { csrfOriginCheck, limitBody } from "../http/middleware";
+import type { ApiApp } from "./api";
+import { assetRoutes } from "./assets";
+import { registerAccountPages } from "./pages/account";
+import { registerAgentPages } from "./pages/agents";
+import { registerBillingPages } from "./pages/billing";
+import { registerDomainPages } from "./pages/domain";
+import { registerFilePages } from "./pages/files";
+import { registerKeyPages } from "./pages/api-keys";
+import { registerMemberPages } from "./pages/members";
+import { registerMemoryPages } from "./pages/memory";
+import { registerPlaygroundPages } from "./pages/playground";
+import { registerSkillPages } from "./pages/skills";
+import { registerToolPages } from "./pages/tools";
+import { registerUsagePages } from "./pages/usage";
+import { PublicLayout } from "./ui";
+
+/** The paths the dashboard owns; everything else (/v1, /docs, /healthz, /internal...) is never touched. */
+export const DASHBOARD_PATHS = ["/", "/login", "/signup", "/logout", "/orgs", "/orgs/*", "/assets/*"];
+
+/**
+ * CSP without 'unsafe-inline': every script and style is an external file of this origin, so an
+ * injected tag or attribute cannot run. Framing is refused (clickjacking).
+ */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set("Content-Security-Policy", CSP);
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+  c.res.headers.set("Referrer-Policy", "same-origin");
+  c.res.headers.set("X-Frame-Options", "DENY");
+  if (!c.req.path.startsWith("/assets/")) c.res.headers.set("Cache-Control", "no-store");
+};
+
+/** Dashboard POSTs get the API's protections: a body limit and the Origin check against CSRF. */
+function formGuards(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.method !== "POST") {
+      await next();
+      return;
+    }
+    const { config } = c.var.services;
+    const isUpload = /^\/orgs\/[^/]+\/files$/.test(c.req.path);
+    const limit = limitBody(isUpload ? config.limits.maxUploadBytes + 64 * 1024 : config.limits.maxBodyBytes);
+    await csrfOriginCheck(config.publicUrl)(c, async () => {
+      await limit(c, next);
+    });
+  };
+}
+
+/** An HTML page for failures; the API's error message when it is one (they never say anything internal). */
+function errorPage(error: unknown, c: Context<AppEnv>): Response | Promise<Response> {
+  const apiError = error instanceof ApiError ? error : null;
+  if (!apiError) c.var.services.logger.error("dashboard error", { requestId: c.var.requestId, path: c.req.path, error });
+  const status = apiError?.status ?? 500;
+  const message = apiError?.message ?? `Something went wrong on our side. Request id: ${c.var.requestId}.`;
+  return c.html(
+    <PublicLayout title={status === 404 ? "Not found" : "Something went wrong"}>
+      <p role="alert">{message}</p>
+      <p>
+        <a href="/">Back to the dashboard</a>
+      </p>
+    </PublicLayout>,
+    status as 500,
+  );
+}
+
+/**
+ * The dashboard: server-rendered pages at `/` for people, over the same API as everyone else
+ * (called in process with the user's cookie; see callApi).
+ */
+export function dashboardRoutes(api: ApiApp) {
+  const app = new Hono<AppEnv>();
+  for (const path of DASHBOARD_PATHS) {
+    app.use(path, securityHeaders);
+    app.use(path, formGuards());
+  }
+  app.route("/", assetRoutes());
+  registerAccountPages(app, api);
+  registerAgentPages(app, api);
+  registerPlaygroundPages(app, api);
+  registerMemoryPages(app, api);
+  registerSkillPages(app, api);
+  registerKeyPages(app, api);
+  registerUsagePages(app, api);
+  registerBillingPages(app, api);
+  registerDomainPages(app, api);
+  registerFilePages(app, api);
+  registerToolPages(app, api);
+  registerMemberPages(app, api);
+  app.onError(errorPage);
+  return app;
+}

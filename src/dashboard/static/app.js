@@ -1,0 +1,152 @@
+// OpenPaw dashboard: copy buttons and the streaming playground. Plain JS served as a file (the CSP
+// forbids inline scripts). Listeners sit on the document, so pages swapped in by htmx work too.
+"use strict";
+
+document.addEventListener("click", async (event) => {
+  const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;
+  if (!button) return;
+  const label = button.textContent;
+  try {
+    await navigator.clipboard.writeText(button.getAttribute("data-copy") || "");
+    button.textContent = "Copied";
+  } catch {
+    button.textContent = "Select and copy";
+  }
+  setTimeout(() => {
+    button.textContent = label;
+  }, 1500);
+});
+
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target instanceof HTMLTextAreaElement && target.form?.hasAttribute("data-chat")) {
+    event.preventDefault();
+    target.form.requestSubmit();
+  }
+});
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const pretty = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+const usd = (n) => (n > 0 && n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`);
+
+/** The same markup the server renders for stored tool calls. */
+function toolCard(name, input) {
+  const card = el("details", "tool");
+  const summary = el("summary");
+  summary.append(el("span", "tool-name", name), " ", el("span", "muted small state", "running…"));
+  const result = el("pre", "result");
+  card.append(summary, el("p", "small muted", "Input"), el("pre", "", pretty(input)), el("p", "small muted", "Result"), result);
+  return card;
+}
+
+/** Parses SSE frames out of a growing buffer; returns the unparsed tail. */
+function parseFrames(buffer, onEvent) {
+  let index;
+  while ((index = buffer.indexOf("\n\n")) !== -1) {
+    const frame = buffer.slice(0, index);
+    buffer = buffer.slice(index + 2);
+    let event = "message";
+    const data = [];
+    for (const line of frame.split("\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+    }
+    if (data.length) onEvent(event, JSON.parse(data.join("\n")));
+  }
+  return buffer;
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-chat")) return;
+  event.preventDefault();
+  const transcript = document.getElementById("transcript");
+  const status = form.querySelector(".status");
+  const button = form.querySelector("button[type=submit]");
+  const textarea = form.elements.namedItem("message");
+  const message = textarea.value.trim();
+  if (!message || !transcript) return;
+  const agentId = form.dataset.agent;
+  const conversationId = form.dataset.conversation;
+
+  transcript.append(el("div", "msg user", message));
+  const reply = el("div", "msg assistant");
+  transcript.append(reply);
+  textarea.value = "";
+  button.disabled = true;
+  status.textContent = "Thinking…";
+  let text = null;
+  const cards = new Map();
+  const body = { message };
+  if (conversationId) body.conversationId = conversationId;
+
+  try {
+    const res = await fetch(`/v1/agent/${encodeURIComponent(agentId)}/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      credentials: "same-origin",
+      body: JSON.stringify(body),
+    });
+    if (!res.ok || !res.body) {
+      const failure = await res.json().catch(() => null);
+      throw new Error(failure?.error?.message || `Request failed (${res.status}).`);
+    }
+    const newConversation = res.headers.get("x-conversation-id");
+    if (newConversation && newConversation !== conversationId) {
+      form.dataset.conversation = newConversation;
+      form.elements.namedItem("conversation").value = newConversation;
+      const url = new URL(window.location.href);
+      url.searchParams.set("conversation", newConversation);
+      history.replaceState(history.state, "", url);
+    }
+    status.textContent = "Streaming…";
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer = parseFrames(buffer + value, (name, data) => {
+        if (name === "text") {
+          if (!text) {
+            text = el("div", "text", "");
+            reply.append(text);
+          }
+          text.textContent += data.text;
+        } else if (name === "tool_start") {
+          text = null;
+          const card = toolCard(data.tool, data.input);
+          cards.set(data.id, card);
+          reply.append(card);
+        } else if (name === "tool_result") {
+          const card = cards.get(data.id);
+          if (!card) return;
+          card.querySelector(".result").textContent = pretty(data.output ?? "");
+          card.querySelector(".state").textContent = data.isError ? "failed" : "done";
+          if (data.isError) card.classList.add("tool-error");
+        } else if (name === "error") {
+          reply.append(el("p", "flash flash-error", data.error?.message || "The run failed."));
+        } else if (name === "done") {
+          const stats = el(
+            "p",
+            "run-stats small muted",
+            `${data.iterations} iterations · ${data.toolCalls} tool calls · ${data.tokens} tokens (${data.inputTokens} in, ${data.outputTokens} out) · ${usd(data.cost)} · ${data.stopReason}`,
+          );
+          reply.append(stats);
+        }
+      });
+    }
+    status.textContent = "Response complete.";
+  } catch (error) {
+    reply.append(el("p", "flash flash-error", error instanceof Error ? error.message : String(error)));
+    status.textContent = "Failed.";
+  } finally {
+    button.disabled = false;
+    textarea.focus();
+  }
+});
