@@ -22,8 +22,9 @@ import { usageRoutes } from "./features/usage/routes";
 import type { AppEnv } from "./http/context";
 import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
-import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType } from "./http/middleware";
+import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { validationError } from "./http/openapi";
+import { dashboardRoutes } from "./dashboard/routes";
 import type { Services } from "./services";
 
 /** Workspace file uploads: raw bytes, any media type, under their own body limit. */
@@ -72,6 +73,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use("*", requestId);
+  app.use("*", securityHeaders);
   app.use("*", accessLog);
   // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.
   app.use("*", hostRouting);
@@ -111,6 +113,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   };
   app.doc31("/openapi.json", openApiConfig);
   app.get("/docs", (c) => c.html(renderDocsPage(app.getOpenAPI31Document(openApiConfig) as never)));
+  // Last: the dashboard owns only its own paths (DASHBOARD_PATHS), never /v1, /docs or the probes.
+  app.route("/", dashboardRoutes(app));
 
   app.notFound((c) => handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError((error, c) => handleError(error, c));

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Redis } from "ioredis";
 import type { Config } from "./config";
 import { type Db, openDatabase } from "./db";
@@ -103,6 +104,9 @@ export async function createServices(config: Config, options: { logger?: Logger 
   }, 60_000);
   recovery.unref();
 
+  // Every running chat listens for the shutdown; there may be thousands.
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -121,7 +125,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     mcp: tools.mcp,
     channels: tools.channels,
     runSlots: redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots(),
-    shutdown: new AbortController(),
+    shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
       authByEmail: createRateLimiter({ redis, name: "auth-email", points: 10, durationSeconds: 60 }),

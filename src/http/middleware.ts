@@ -12,6 +12,12 @@ export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** Headers every response carries: browsers must not sniff a JSON or text answer into HTML. */
+export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.header("X-Content-Type-Options", "nosniff");
+  await next();
+};
+
 /** One structured log line per request; never headers or bodies (they carry credentials). */
 export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = performance.now();

@@ -91,7 +91,7 @@ export class McpService {
   /** Calls a tool of a server of the org by their plain names (the generic `mcp_call` tool). */
   async callByName(orgId: string, server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<ToolOutput> {
     const row = await findMcpServerByName(this.db, orgId, server);
-    if (!row || !row.enabled) return { content: `No enabled MCP server named "${server}" in this organization.`, isError: true };
+    if (!row?.enabled) return { content: `No enabled MCP server named "${server}" in this organization.`, isError: true };
     return this.options.connector.callTool(await this.target(row), tool, args, signal);
   }
 }

@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { ToolDefinition, ToolOutput } from "./types";
 
@@ -81,6 +82,10 @@ export function createMcpConnector(options: McpConnectorOptions): McpConnector {
       }
       try {
         return await fn(client, combined);
+      } catch (error) {
+        // The SDK reports its own deadline as "MCP error -32001: TimeoutError ..."; say it plainly.
+        if (deadline.aborted || (error instanceof McpError && error.code === ErrorCode.RequestTimeout)) throw new Error(`timed out after ${options.timeoutMs / 1000} s`);
+        throw error;
       } finally {
         await client.close().catch(() => {});
       }
