@@ -54,12 +54,15 @@ export function PublicLayout(props: { title: string; children?: Child }) {
   return (
     <html lang="en">
       <Head title={props.title} />
-      <body hx-boost="true" class="public">
-        <main class="auth-card">
-          <p class="brand">🐾 OpenPaw</p>
-          <h1>{props.title}</h1>
-          {props.children}
-        </main>
+      {/* No attributes but hx-boost on <body>: a boosted swap replaces its content, not its attributes. */}
+      <body hx-boost="true">
+        <div class="public">
+          <main class="auth-card">
+            <p class="brand">🐾 OpenPaw</p>
+            <h1>{props.title}</h1>
+            {props.children}
+          </main>
+        </div>
       </body>
     </html>
   );

@@ -7,7 +7,7 @@ import { ErrorNote, Layout, PublicLayout } from "../ui";
 
 /** Only paths of this site are followed after login (an open redirect would help phishing). */
 function safeNext(value: string | undefined): string {
-  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/";
+  return value?.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/";
 }
 
 /** The API set the session cookie on its response; the browser gets it on ours. */

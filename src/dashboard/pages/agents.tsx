@@ -5,7 +5,7 @@ import { TOOL_NAMES, TOOL_TIERS, unavailableTools } from "../../runtime/tools/na
 import { type ApiApp, callApi } from "../api";
 import type { OrgView } from "../context";
 import { type Dashboard, apiErrorPage, apiFailure, done, failed, field, fields, orgPage } from "../page";
-import { ConfirmButton, ErrorNote, Layout, fmt } from "../ui";
+import { ConfirmButton, ErrorNote, Layout } from "../ui";
 
 interface Model {
   id: string;

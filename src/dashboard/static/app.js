@@ -1,6 +1,5 @@
 // OpenPaw dashboard: copy buttons and the streaming playground. Plain JS served as a file (the CSP
 // forbids inline scripts). Listeners sit on the document, so pages swapped in by htmx work too.
-"use strict";
 
 document.addEventListener("click", async (event) => {
   const button = event.target instanceof Element ? event.target.closest("button[data-copy]") : null;

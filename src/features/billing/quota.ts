@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Db } from "../../db";
+import type { OrgsTable } from "../../db/schema";
 import { errors } from "../../http/errors";
 import { findOrg } from "../orgs/repository";
 import { currentPeriod, effectivePlan } from "./period";
@@ -31,15 +32,26 @@ function checkTokens(name: string, n: number): void {
  * their reservations; the only overshoot left is what calls use beyond what they reserved.
  */
 export class DbQuotaService implements QuotaService {
+  /** Org rows read within the last moment: a run asks for its org's plan before and after every model call. */
+  private readonly orgs = new Map<string, { org: OrgsTable; at: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly plans: PlanTable,
+    private readonly orgCacheMs = 1_000,
   ) {}
 
   private async context(orgId: string) {
-    const org = await findOrg(this.db.kysely, orgId);
-    if (!org) throw errors.notFound("Organization");
     const now = Date.now();
+    let cached = this.orgs.get(orgId);
+    if (!cached || now - cached.at > this.orgCacheMs) {
+      const row = await findOrg(this.db.kysely, orgId);
+      if (!row) throw errors.notFound("Organization");
+      cached = { org: row, at: now };
+      if (this.orgs.size > 10_000) this.orgs.clear();
+      this.orgs.set(orgId, cached);
+    }
+    const org = cached.org;
     return { plan: effectivePlan(org, this.plans, now), period: currentPeriod(org, now), now };
   }
 

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Account, type Harness, createHarness } from "../../test/helpers/harness";
+
+const pagesOf = (orgId: string, agentId: string, skillId: string) => [
+  `/orgs/${orgId}/agents`,
+  `/orgs/${orgId}/agents/new`,
+  `/orgs/${orgId}/agents/${agentId}`,
+  `/orgs/${orgId}/agents/${agentId}/memory`,
+  `/orgs/${orgId}/playground?agent=${agentId}`,
+  `/orgs/${orgId}/skills`,
+  `/orgs/${orgId}/skills/new`,
+  `/orgs/${orgId}/skills/${skillId}`,
+  `/orgs/${orgId}/api-keys`,
+  `/orgs/${orgId}/usage`,
+  `/orgs/${orgId}/usage.csv`,
+  `/orgs/${orgId}/billing`,
+  `/orgs/${orgId}/domain`,
+  `/orgs/${orgId}/files`,
+  `/orgs/${orgId}/tools`,
+  `/orgs/${orgId}/members`,
+];
+
+const form = (fields: Record<string, string | string[]>) => {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) for (const one of Array.isArray(v) ? v : [v]) params.append(k, one);
+  return params.toString();
+};
+
+describe("dashboard", () => {
+  let h: Harness;
+  let a: Account;
+  let b: Account;
+  let agentA: string;
+  let skillA: string;
+
+  const post = (path: string, fields: Record<string, string | string[]>, cookie?: string, origin = "http://localhost") =>
+    h.request("POST", path, { raw: form(fields), cookie, headers: { "content-type": "application/x-www-form-urlencoded", origin, host: "localhost" } });
+
+  beforeAll(async () => {
+    h = await createHarness();
+    a = await h.signup({ orgName: "Org A" });
+    b = await h.signup({ orgName: "Org B" });
+    const agent = await h.request("POST", `/v1/orgs/${a.orgId}/agents`, {
+      cookie: a.cookie,
+      body: { name: "Alpha", model: "claude-sonnet-4-20250514", enabledTools: ["memory_read"] },
+    });
+    agentA = agent.body.id;
+    const skill = await h.request("POST", `/v1/orgs/${a.orgId}/skills`, {
+      cookie: a.cookie,
+      body: { name: "alpha-skill", description: "A skill of org A", content: "Do things." },
+    });
+    skillA = skill.body.id;
+  });
+  afterAll(() => h.close());
+
+  it("sends anonymous visitors of every page to /login, coming back afterwards", async () => {
+    for (const path of ["/", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA)]) {
+      const res = await h.request("GET", path);
+      expect(res.status, path).toBe(303);
+      expect(res.headers.get("location"), path).toBe(`/login?next=${encodeURIComponent(path)}`);
+    }
+    const expired = await h.request("GET", `/orgs/${a.orgId}/agents`, { cookie: "openpaw_session=not-a-session" });
+    expect(expired.status).toBe(303);
+    expect(expired.headers.get("location")).toMatch(/^\/login/);
+  });
+
+  it("answers 404 for another org and for another org's ids inside one's own org", async () => {
+    for (const path of pagesOf(a.orgId, agentA, skillA)) {
+      const res = await h.request("GET", path, { cookie: b.cookie });
+      expect(res.status, path).toBe(404);
+      expect(res.text).not.toContain("Alpha");
+    }
+    for (const path of [
+      `/orgs/${b.orgId}/agents/${agentA}`,
+      `/orgs/${b.orgId}/agents/${agentA}/memory`,
+      `/orgs/${b.orgId}/playground?agent=${agentA}`,
+      `/orgs/${b.orgId}/skills/${skillA}`,
+    ]) {
+      const res = await h.request("GET", path, { cookie: b.cookie });
+      expect(res.status, path).toBe(404);
+    }
+    const del = await post(`/orgs/${b.orgId}/agents/${agentA}/delete`, {}, b.cookie);
+    expect(del.status).toBe(404);
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie })).status).toBe(200);
+  });
+
+  it("serves every page with the security headers and without inline script or style", async () => {
+    for (const path of ["/login", "/signup", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA).filter((p) => !p.endsWith(".csv"))]) {
+      const res = await h.request("GET", path, { cookie: path.startsWith("/orgs") ? a.cookie : undefined });
+      expect(res.status, path).toBe(200);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(csp, path).toContain("script-src 'self'");
+      expect(csp, path).not.toContain("unsafe-inline");
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(res.headers.get("referrer-policy"), path).toBe("same-origin");
+      // Every script is external; no style or event-handler attributes, no <style> blocks.
+      const scripts = [...res.text.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+      expect(scripts.length, path).toBeGreaterThan(0);
+      for (const [, attrs, body] of scripts) {
+        expect(attrs, path).toMatch(/\bsrc="\/assets\//);
+        expect(body.trim(), path).toBe("");
+      }
+      expect(res.text, path).not.toMatch(/<style\b|\sstyle="|\son[a-z]+="/i);
+    }
+  });
+
+  it("serves htmx vendored with long cache headers", async () => {
+    const page = await h.request("GET", "/login");
+    const src = /<script src="(\/assets\/htmx\.min\.js\?v=[0-9a-f]+)"/.exec(page.text)?.[1];
+    expect(src).toBeTruthy();
+    const res = await h.request("GET", src as string);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/javascript/);
+    expect(res.headers.get("cache-control")).toContain("immutable");
+    expect(res.text).toContain("htmx");
+    expect(page.text).toContain('name="htmx-config"');
+    expect(page.text).toContain("&quot;includeIndicatorStyles&quot;:false");
+  });
+
+  it("leaves the API, docs and probes alone", async () => {
+    expect((await h.request("GET", "/healthz")).status).toBe(200);
+    expect((await h.request("GET", "/openapi.json")).body.openapi).toBe("3.1.0");
+    expect((await h.request("GET", "/docs")).status).toBe(200);
+    const missing = await h.request("GET", "/v1/nothing-here");
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.type).toBe("not_found_error");
+    const me = await h.request("GET", "/v1/me");
+    expect(me.status).toBe(401);
+  });
+
+  it("signs up through the form, sets the session cookie, and creates an agent through the API's rules", async () => {
+    const email = `form_${Date.now()}@example.com`;
+    const signup = await post("/signup", { email, password: "correct horse battery", orgName: "Formed" });
+    expect(signup.status).toBe(303);
+    const cookie = (signup.headers.get("set-cookie") ?? "").split(";")[0];
+    expect(cookie).toMatch(/^openpaw_session=/);
+    const orgId = /\/orgs\/(org_[^/]+)\/agents/.exec(signup.headers.get("location") ?? "")?.[1] as string;
+    expect(orgId).toBeTruthy();
+    // The API's validation speaks through the form: a bad temperature is refused with its message.
+    const bad = await post(`/orgs/${orgId}/agents`, { name: "X", model: "claude-sonnet-4-20250514", temperature: "7", maxIterations: "5" }, cookie);
+    expect(bad.status).toBe(400);
+    expect(bad.text).toMatch(/temperature/i);
+    const created = await post(
+      `/orgs/${orgId}/agents`,
+      { name: "Formed agent", model: "claude-sonnet-4-20250514", maxIterations: "7", enabledTools: ["memory_read", "memory_write"], systemPrompt: "Be brief." },
+      cookie,
+    );
+    expect(created.status).toBe(303);
+    const list = await h.request("GET", `/v1/orgs/${orgId}/agents`, { cookie });
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0]).toMatchObject({ name: "Formed agent", maxIterations: 7, enabledTools: ["memory_read", "memory_write"], systemPrompt: "Be brief." });
+  });
+
+  it("refuses cross-site form posts (CSRF)", async () => {
+    const res = await post(`/orgs/${a.orgId}/agents/${agentA}/delete`, {}, a.cookie, "https://evil.example");
+    expect(res.status).toBe(403);
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie })).status).toBe(200);
+  });
+
+  it("shows members only what their role allows, and the server refuses the rest", async () => {
+    const member = await h.signup({ orgName: "M" });
+    await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: member.email, role: "member" } });
+    const agents = await h.request("GET", `/orgs/${a.orgId}/agents`, { cookie: member.cookie });
+    expect(agents.status).toBe(200);
+    expect(agents.text).toContain("Alpha");
+    expect(agents.text).not.toContain("New agent");
+    expect(agents.text).not.toContain(">API keys<");
+    const del = await post(`/orgs/${a.orgId}/agents/${agentA}/delete`, {}, member.cookie);
+    expect(del.status).toBe(303);
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie })).status).toBe(200);
+  });
+});
