@@ -36,6 +36,9 @@ const nonJsonBodies = (path: string, mediaType: string) =>
   (/^\/v1\/orgs\/[^/]+\/skills(\/[^/]+)?$/.test(path) && mediaType === "text/markdown") ||
   isUploadPath(path);
 
+/** PostgreSQL refuses NUL in text (SQLite stores it): that is the client's input, not our failure. */
+const isUntextableInput = (error: unknown) => ["22021", "22P05"].includes((error as { code?: string })?.code ?? "");
+
 /** Converts any thrown value into the error envelope; the one place errors become responses. */
 export function handleError(error: unknown, c: Context<AppEnv>): Response {
   let apiError: ApiError;
@@ -51,6 +54,8 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
             });
   } else if (error && typeof error === "object" && (error as { name?: string }).name === "ZodError") {
     apiError = validationError(error as never, "json");
+  } else if (isUntextableInput(error)) {
+    apiError = errors.invalid("Text fields must not contain NUL characters.");
   } else if (isConnectionError(error)) {
     c.var.services?.logger.error("database unavailable", { requestId: c.var.requestId, error });
     apiError = errors.unavailable("The database is temporarily unavailable; retry shortly.");

@@ -76,7 +76,8 @@ describe("API keys", () => {
 
   it("does not take keys from other headers, the query string, Basic auth or a cookie", async () => {
     const key = w.adminKey.key;
-    for (const headers of [{ "x-api-key": key }, { "api-key": key }, { cookie: `openpaw_session=${key}` }]) {
+    const elsewhere: Array<Record<string, string>> = [{ "x-api-key": key }, { "api-key": key }, { cookie: `openpaw_session=${key}` }];
+    for (const headers of elsewhere) {
       const res = await call("GET", agentsPath(), { headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
     }
@@ -101,7 +102,11 @@ describe("API keys", () => {
 
     const expiring = await env.createKey(w.owner, { scopes: ["read"], expiresAt: new Date(Date.now() + 60_000).toISOString() });
     expect((await call("GET", agentsPath(), { key: expiring.key })).status).toBe(200);
-    await env.h.services.db.kysely.updateTable("api_keys").set({ expires_at: Date.now() - 1 }).where("id", "=", expiring.id).execute();
+    await env.h.services.db.kysely
+      .updateTable("api_keys")
+      .set({ expires_at: Date.now() - 1 })
+      .where("id", "=", expiring.id)
+      .execute();
     env.h.services.apiKeys.invalidate();
     await expect401({ authorization: `Bearer ${expiring.key}` });
   });
@@ -159,24 +164,33 @@ describe("sessions", () => {
     const login = await call("POST", "/v1/auth/login", { body: { email: w.member.email, password: PASSWORD } });
     const cookie = cookieOf(login);
     expect((await call("GET", "/v1/me", { cookie })).status).toBe(200);
-    await env.h.services.db.kysely.updateTable("sessions").set({ expires_at: Date.now() - 1 }).where("user_id", "=", w.member.userId).execute();
+    await env.h.services.db.kysely
+      .updateTable("sessions")
+      .set({ expires_at: Date.now() - 1 })
+      .where("user_id", "=", w.member.userId)
+      .execute();
     expect((await call("GET", "/v1/me", { cookie })).status).toBe(401);
   });
 
   it("refuses cookie mutations from another origin (CSRF), allows same-origin ones", async () => {
     const path = `/v1/orgs/${w.orgId}/agents/${w.agentId}`;
     const body = { name: "renamed by csrf" };
-    for (const headers of [
+    const crossSite: Array<Record<string, string>> = [
       { origin: "https://evil.example" },
       { origin: "null" },
       { origin: "http://localhost:8787.evil.example" },
       { "sec-fetch-site": "cross-site" },
-    ]) {
+    ];
+    for (const headers of crossSite) {
       const res = await call("PATCH", path, { cookie: w.owner.cookie, headers, body });
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(res.body.error.type).toBe("permission_error");
     }
-    const ok = await call("PATCH", path, { cookie: w.owner.cookie, headers: { origin: env.h.config.publicUrl }, body: { name: "renamed" } });
+    const ok = await call("PATCH", path, {
+      cookie: w.owner.cookie,
+      headers: { origin: env.h.config.publicUrl },
+      body: { name: "renamed" },
+    });
     expect(ok.status).toBe(200);
     const agent = await call("GET", path, { cookie: w.owner.cookie });
     expect(agent.body.name).toBe("renamed");
@@ -208,9 +222,11 @@ describe("role and scope escalation", () => {
       for (const op of writes) {
         let url = op.path.replace(/\{(\w+)\}/g, (_, name) => ids[name] ?? `unknown_${name}`);
         const required = op.query.filter((q) => q.required);
-        if (required.length) url += `?${required.map((q) => `${q.name}=${q.name === "path" ? "notes.md" : sampleOf(q.schema, q.name)}`).join("&")}`;
+        if (required.length)
+          url += `?${required.map((q) => `${q.name}=${q.name === "path" ? "notes.md" : sampleOf(q.schema, q.name)}`).join("&")}`;
         const res = await call(op.method, url, { ...auth, body: op.body ? sampleOf(op.body) : undefined });
-        if (![403, 404].includes(res.status) || !isEnvelope(res.body)) wrong.push(`${who}: ${op.method} ${url} -> ${res.status} ${res.text.slice(0, 120)}`);
+        if (![403, 404].includes(res.status) || !isEnvelope(res.body))
+          wrong.push(`${who}: ${op.method} ${url} -> ${res.status} ${res.text.slice(0, 120)}`);
       }
     }
     expect(wrong).toEqual([]);
@@ -225,15 +241,27 @@ describe("role and scope escalation", () => {
     const cookie = w.owner.cookie;
     const other = await env.signup("Other");
     const agentPath = `/v1/orgs/${w.orgId}/agents/${w.agentId}`;
-    for (const extra of [{ orgId: other.orgId }, { org_id: other.orgId }, { builtIn: true }, { id: "ag_chosen" }, { createdAt: "2000-01-01T00:00:00Z" }]) {
+    for (const extra of [
+      { orgId: other.orgId },
+      { org_id: other.orgId },
+      { builtIn: true },
+      { id: "ag_chosen" },
+      { createdAt: "2000-01-01T00:00:00Z" },
+    ]) {
       const res = await call("PATCH", agentPath, { cookie, body: { name: "x", ...extra } });
       expect(res.status, JSON.stringify(extra)).toBe(400);
     }
     const orgPatch = await call("PATCH", `/v1/orgs/${w.orgId}`, { cookie, body: { name: "n", plan: "agency" } });
     expect(orgPatch.status).toBe(400);
-    const skillPatch = await call("PATCH", `/v1/orgs/${w.orgId}/skills/${w.skillId}`, { cookie, body: { builtIn: true, orgId: other.orgId } });
+    const skillPatch = await call("PATCH", `/v1/orgs/${w.orgId}/skills/${w.skillId}`, {
+      cookie,
+      body: { builtIn: true, orgId: other.orgId },
+    });
     expect(skillPatch.status).toBe(400);
-    const builtIn = await call("PATCH", `/v1/orgs/${w.orgId}/skills/skl_builtin_web_research`, { cookie, body: { description: "hijacked" } });
+    const builtIn = await call("PATCH", `/v1/orgs/${w.orgId}/skills/skl_builtin_web_research`, {
+      cookie,
+      body: { description: "hijacked" },
+    });
     expect([403, 404, 409]).toContain(builtIn.status);
     const signup = await call("POST", "/v1/auth/signup", {
       body: { email: "smuggler@example.com", password: PASSWORD, role: "owner", plan: "agency", orgId: w.orgId },
@@ -241,17 +269,27 @@ describe("role and scope escalation", () => {
     expect(signup.status).toBe(400);
     const me = await call("GET", `/v1/orgs/${w.orgId}`, { cookie });
     expect(me.body.plan).toBe("free");
-    const agent = await env.h.services.db.kysely.selectFrom("agents").select("org_id").where("id", "=", w.agentId).executeTakeFirstOrThrow();
+    const agent = await env.h.services.db.kysely
+      .selectFrom("agents")
+      .select("org_id")
+      .where("id", "=", w.agentId)
+      .executeTakeFirstOrThrow();
     expect(agent.org_id).toBe(w.orgId);
   });
 
   it("does not let an admin make itself owner, nor a member change its own role", async () => {
     const self = await call("PATCH", `/v1/orgs/${w.orgId}/members/${w.admin.userId}`, { cookie: w.admin.cookie, body: { role: "owner" } });
     expect(self.status).toBe(403);
-    const member = await call("PATCH", `/v1/orgs/${w.orgId}/members/${w.member.userId}`, { cookie: w.member.cookie, body: { role: "admin" } });
+    const member = await call("PATCH", `/v1/orgs/${w.orgId}/members/${w.member.userId}`, {
+      cookie: w.member.cookie,
+      body: { role: "admin" },
+    });
     // 401: the member's sessions were expired above; either way never 2xx.
     expect([401, 403]).toContain(member.status);
-    const invite = await call("POST", `/v1/orgs/${w.orgId}/members`, { cookie: w.admin.cookie, body: { email: w.member.email, role: "owner" } });
+    const invite = await call("POST", `/v1/orgs/${w.orgId}/members`, {
+      cookie: w.admin.cookie,
+      body: { email: w.member.email, role: "owner" },
+    });
     expect(invite.status).toBe(403);
   });
 

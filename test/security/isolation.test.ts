@@ -90,7 +90,9 @@ function urlOf(op: Operation, ids: Record<string, string>): string {
     if (!ids[name]) throw new Error(`no id for path parameter ${name} of ${op.method} ${op.path}: extend idsOf()`);
     url = url.replace(`{${name}}`, encodeURIComponent(ids[name]));
   }
-  const query = op.query.filter((q) => q.required).map((q) => `${q.name}=${encodeURIComponent(q.name === "path" ? "notes.md" : String(sampleOf(q.schema, q.name)))}`);
+  const query = op.query
+    .filter((q) => q.required)
+    .map((q) => `${q.name}=${encodeURIComponent(q.name === "path" ? "notes.md" : String(sampleOf(q.schema, q.name)))}`);
   return query.length ? `${url}?${query.join("&")}` : url;
 }
 
@@ -184,11 +186,24 @@ describe("tenant isolation matrix", () => {
 
   it("left org A's rows unchanged and put none of A's ids in a successful answer", async () => {
     expect(await snapshotOrg(env, a.orgId)).toEqual(before);
-    const aIds = [a.orgId, a.agentId, a.otherAgentId, a.skillId, a.conversationId, a.runId, a.usageId, a.adminKey.id, a.chatKey.id, a.restrictedKey.id];
+    const aIds = [
+      a.orgId,
+      a.agentId,
+      a.otherAgentId,
+      a.skillId,
+      a.conversationId,
+      a.runId,
+      a.usageId,
+      a.adminKey.id,
+      a.chatKey.id,
+      a.restrictedKey.id,
+    ];
     const leaking = env.transcript.slice(-requests).filter((t) => /^2/.test(t) && aIds.some((id) => t.includes(id)));
     expect(leaking).toEqual([]);
     expect(findLeaks(env)).toEqual([]);
     const routes = ops.length;
-    console.log(`isolation matrix: ${requests} requests, routes x principals = ${routes} x ${principals().length} (+ B-org/foreign-id, restricted-key, wrong-type and deleted-id variants), A's ${Object.values(before).flat().length} rows unchanged; discovered ids: ${JSON.stringify(discovered)}`);
+    console.log(
+      `isolation matrix: ${requests} requests, routes x principals = ${routes} x ${principals().length} (+ B-org/foreign-id, restricted-key, wrong-type and deleted-id variants), A's ${Object.values(before).flat().length} rows unchanged; discovered ids: ${JSON.stringify(discovered)}`,
+    );
   });
 });

@@ -161,9 +161,15 @@ export async function buildWorld(env: SecurityEnv, name: string): Promise<OrgWor
   const owner = await env.signup(name);
   const cookie = owner.cookie;
   const o = owner.orgId;
-  const agentBody = { name: `${name} agent`, systemPrompt: "You help.", model: SONNET, enabledTools: ["memory_read", "memory_write", "read_url"] };
+  const agentBody = {
+    name: `${name} agent`,
+    systemPrompt: "You help.",
+    model: SONNET,
+    enabledTools: ["memory_read", "memory_write", "read_url"],
+  };
   const agentId = must(await call("POST", `/v1/orgs/${o}/agents`, { cookie, body: agentBody }), 201, "agent").body.id;
-  const otherAgentId = must(await call("POST", `/v1/orgs/${o}/agents`, { cookie, body: { ...agentBody, name: "second" } }), 201, "agent 2").body.id;
+  const otherAgentId = must(await call("POST", `/v1/orgs/${o}/agents`, { cookie, body: { ...agentBody, name: "second" } }), 201, "agent 2")
+    .body.id;
   const skillBody = { name: `${name.toLowerCase()}-skill`, description: "A custom skill", content: "# Skill\nDo things well." };
   const skillId = must(await call("POST", `/v1/orgs/${o}/skills`, { cookie, body: skillBody }), 201, "skill").body.id;
   must(await call("PUT", `/v1/orgs/${o}/agents/${agentId}/skills/${skillId}`, { cookie }), 200, "attach");
@@ -177,16 +183,32 @@ export async function buildWorld(env: SecurityEnv, name: string): Promise<OrgWor
   must(await call("POST", `/v1/orgs/${o}/members`, { cookie, body: { email: memberAccount.email, role: "member" } }), 201, "member");
   const adminAccount = await env.signup(`${name} admin home`);
   must(await call("POST", `/v1/orgs/${o}/members`, { cookie, body: { email: adminAccount.email, role: "admin" } }), 201, "admin");
-  const domain = await call("PUT", `/v1/orgs/${o}/custom-domain`, { cookie, body: { domain: `api.${name.toLowerCase()}-${o.slice(-6).toLowerCase()}.example.com` } });
+  const domain = await call("PUT", `/v1/orgs/${o}/custom-domain`, {
+    cookie,
+    body: { domain: `api.${name.toLowerCase()}-${o.slice(-6).toLowerCase()}.example.com` },
+  });
   const usage = must(await call("GET", `/v1/orgs/${o}/usage`, { cookie }), 200, "usage");
 
   // Deleted objects: their ids must stay dead.
-  const goneAgent = must(await call("POST", `/v1/orgs/${o}/agents`, { cookie, body: { ...agentBody, name: "gone" } }), 201, "agent 3").body.id;
-  const goneChat = must(await call("POST", `/v1/agent/${goneAgent}/chat`, { cookie, body: { message: "hi", stream: false } }), 200, "chat 2");
-  const goneConversation = must(await call("POST", `/v1/agent/${agentId}/chat`, { cookie, body: { message: "bye", stream: false } }), 200, "chat 3").body.conversationId;
+  const goneAgent = must(await call("POST", `/v1/orgs/${o}/agents`, { cookie, body: { ...agentBody, name: "gone" } }), 201, "agent 3").body
+    .id;
+  const goneChat = must(
+    await call("POST", `/v1/agent/${goneAgent}/chat`, { cookie, body: { message: "hi", stream: false } }),
+    200,
+    "chat 2",
+  );
+  const goneConversation = must(
+    await call("POST", `/v1/agent/${agentId}/chat`, { cookie, body: { message: "bye", stream: false } }),
+    200,
+    "chat 3",
+  ).body.conversationId;
   must(await call("DELETE", `/v1/orgs/${o}/agents/${agentId}/conversations/${goneConversation}`, { cookie }), 204, "delete conv");
   must(await call("DELETE", `/v1/orgs/${o}/agents/${goneAgent}`, { cookie }), 204, "delete agent");
-  const goneSkill = must(await call("POST", `/v1/orgs/${o}/skills`, { cookie, body: { ...skillBody, name: `${skillBody.name}-gone` } }), 201, "skill 2").body.id;
+  const goneSkill = must(
+    await call("POST", `/v1/orgs/${o}/skills`, { cookie, body: { ...skillBody, name: `${skillBody.name}-gone` } }),
+    201,
+    "skill 2",
+  ).body.id;
   must(await call("DELETE", `/v1/orgs/${o}/skills/${goneSkill}`, { cookie }), 204, "delete skill");
   const goneKey = await env.createKey(owner, { scopes: ["read"] });
   must(await call("DELETE", `/v1/orgs/${o}/api-keys/${goneKey.id}`, { cookie }), 204, "revoke");
