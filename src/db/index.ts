@@ -53,8 +53,11 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     types: pgTypes,
     connectionTimeoutMillis: 5_000,
   });
-  // An idle client losing its server (restart) must not crash the process; the pool replaces it.
+  // A client losing its server (restart, failover) must not crash the process: idle clients
+  // report it on the pool, checked-out ones on themselves; the failed query already rejects,
+  // and the pool replaces the broken client.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kysely,
