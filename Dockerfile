@@ -8,7 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 OPENPAW_DATA_DIR=/data
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 OPENPAW_DATA_DIR=/data \
+    NODE_OPTIONS=--max-old-space-size=512
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema";
 
@@ -14,6 +14,30 @@ export interface Db {
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Kysely prepares every statement anew; a prepared statement holds native memory that only a
+ * full garbage collection frees, so under load the process grows and time goes to re-parsing the
+ * same SQL. Statements are reused by their text instead (better-sqlite3 runs one at a time, and
+ * we never stream, so a cached statement is never busy), keeping the most recent 500.
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(text) {
+      let statement = cache.get(text);
+      if (statement) {
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(text, statement);
+      return statement as unknown as SqliteStatement;
+    },
+    close: () => sqlite.close(),
+  };
 }
 
 /** pg returns int8 and numeric as strings; our epoch-ms and counters fit a double exactly. */
@@ -37,7 +61,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return {
       kysely,
       dialect: "sqlite",

@@ -49,6 +49,9 @@ beforeAll(async () => {
     OPENPAW_DEFAULT_PLAN: "load",
     OPENPAW_CONCURRENT_RUNS_PER_KEY: "10000",
     OPENPAW_CONCURRENT_RUNS_PER_ORG: "10000",
+    // A sized heap, as docs/deployment.md recommends: without a cap V8 grows its heap towards
+    // the machine's memory before collecting, and RSS would show that laziness, not a leak.
+    NODE_OPTIONS: "--max-old-space-size=256",
   });
   ({ key, orgId } = await bootstrapKey(env));
   server = await startServerProcess(env);
