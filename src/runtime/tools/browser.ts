@@ -1,11 +1,14 @@
 import { existsSync } from "node:fs";
 import { Readability } from "@mozilla/readability";
 import { parseHTML } from "linkedom";
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { z } from "zod";
 import { BLOCKED_HEADER, checkEgress, type EgressPolicyOptions, type EgressProxy, startEgressProxy } from "../sandbox/egress-proxy";
 import type { ProbeResult, WorkspaceFiles } from "../sandbox/types";
 import type { ToolContext, ToolDefinition, ToolOutput } from "./types";
+
+/** playwright-core takes most of a second to load: only gateways whose agents browse pay for it. */
+const loadChromium = async () => (await import("playwright-core")).chromium;
 
 export interface BrowserToolOptions {
   /** Where screenshots are saved (the org's workspace, within its quota). */
@@ -69,7 +72,7 @@ interface RunSession {
 export async function probeBrowser(executablePath = "/usr/bin/chromium"): Promise<ProbeResult> {
   if (!existsSync(executablePath)) return { ok: false, reason: `Chromium is not installed (${executablePath} is missing)` };
   try {
-    const browser = await chromium.launch({ executablePath, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
+    const browser = await (await loadChromium()).launch({ executablePath, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
     await browser.close();
     return { ok: true };
   } catch (error) {
@@ -97,7 +100,7 @@ export function createBrowserTool(options: BrowserToolOptions): BrowserToolHandl
     started ??= (async () => {
       const proxy = await startEgressProxy(policy);
       try {
-        const browser = await chromium.launch({
+        const browser = await (await loadChromium()).launch({
           executablePath,
           headless: true,
           args: LAUNCH_ARGS,
