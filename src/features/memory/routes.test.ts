@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Account, type Harness, createHarness } from "../../../test/helpers/harness";
 import { newId } from "../../lib/ids";
 import { createMemoryStore } from "./store";
@@ -8,28 +9,7 @@ describe("memory API", () => {
   let a: Account;
   let b: Account;
 
-  async function insertAgent(orgId: string): Promise<string> {
-    const id = newId("ag");
-    const now = Date.now();
-    await h.services.db.kysely
-      .insertInto("agents")
-      .values({
-        id,
-        org_id: orgId,
-        name: "Route test",
-        description: null,
-        system_prompt: "",
-        model: "claude-sonnet-4-20250514",
-        temperature: 0.7,
-        max_iterations: 25,
-        enabled_tools: "[]",
-        metadata: "{}",
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    return id;
-  }
+  const insertAgent = (orgId: string) => insertAgentRow(h, orgId, "Route test");
 
   const path = (orgId: string, agentId: string, rest = "") => `/v1/orgs/${orgId}/agents/${agentId}/memory${rest}`;
 

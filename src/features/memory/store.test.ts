@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
 import { newId } from "../../lib/ids";
 import { MemoryFullError } from "../../runtime/memory";
@@ -8,28 +9,7 @@ import { createMemoryStore, escapeLike, searchTerms } from "./store";
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20
 
-async function insertAgent(h: Harness, orgId: string): Promise<string> {
-  const id = newId("ag");
-  const now = Date.now();
-  await h.services.db.kysely
-    .insertInto("agents")
-    .values({
-      id,
-      org_id: orgId,
-      name: "Memory test",
-      description: null,
-      system_prompt: "You remember things.",
-      model: "claude-sonnet-4-20250514",
-      temperature: 0.7,
-      max_iterations: 25,
-      enabled_tools: "[]",
-      metadata: "{}",
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return id;
-}
+const insertAgent = (h: Harness, orgId: string) => insertAgentRow(h, orgId, "Memory test");
 
 /** A clock that the test moves forward a day at a time. */
 function clock(start = T0) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
 import { createMemoryStore } from "../../features/memory/store";
 import { newId } from "../../lib/ids";
@@ -10,28 +11,7 @@ describe("memory_read and memory_write", () => {
   let orgId: string;
   let tools: ReturnType<typeof createMemoryTools>;
 
-  async function insertAgent(): Promise<string> {
-    const id = newId("ag");
-    const now = Date.now();
-    await h.services.db.kysely
-      .insertInto("agents")
-      .values({
-        id,
-        org_id: orgId,
-        name: "Tool test",
-        description: null,
-        system_prompt: "",
-        model: "claude-sonnet-4-20250514",
-        temperature: 0.7,
-        max_iterations: 25,
-        enabled_tools: "[]",
-        metadata: "{}",
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    return id;
-  }
+  const insertAgent = () => insertAgentRow(h, orgId, "Tool test");
 
   async function call<I>(tool: ToolDefinition<I>, agentId: string, input: unknown): Promise<ToolOutput> {
     const ctx: ToolContext = { orgId, agentId, runId: "run_t", conversationId: "conv_t", signal: new AbortController().signal };
