@@ -110,7 +110,8 @@ export function apiKeyRoutes() {
       throw errors.forbidden("A key cannot create a key allowed to do more than itself.");
     }
     const agentIds = body.agentIds ? [...new Set(body.agentIds)] : access.agentIds;
-    if (access.agentIds && agentIds && agentIds.some((id) => !access.agentIds?.includes(id))) {
+    const allowed = access.agentIds;
+    if (allowed && agentIds?.some((id) => !allowed.includes(id))) {
       throw errors.forbidden("A restricted key cannot create a key for agents outside its own restriction.");
     }
     const secret = generateApiKey();

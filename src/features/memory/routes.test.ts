@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Account, type Harness, createHarness } from "../../../test/helpers/harness";
-import { newId } from "../../lib/ids";
 import { createMemoryStore } from "./store";
 
 describe("memory API", () => {

@@ -2,7 +2,6 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
-import { newId } from "../../lib/ids";
 import { MemoryFullError } from "../../runtime/memory";
 import { createMemoryStore, escapeLike, searchTerms } from "./store";
 

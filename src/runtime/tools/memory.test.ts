@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
 import { createMemoryStore } from "../../features/memory/store";
-import { newId } from "../../lib/ids";
 import { createMemoryTools } from "./memory";
 import type { ToolContext, ToolDefinition, ToolOutput } from "./types";
 
