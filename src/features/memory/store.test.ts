@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
 import { MemoryFullError } from "../../runtime/memory";
-import { createMemoryStore, escapeLike, searchTerms } from "./store";
+import { HISTORY_SEARCH_WINDOW, createMemoryStore, escapeLike, searchTerms } from "./store";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20
@@ -144,6 +144,24 @@ describe("memory store", () => {
     expect((await store.matchingHistory("staging deploy", 2)).map((e) => e.conversationId)).toEqual(["conv_2", "conv_3"]);
     expect(await store.matchingHistory("the of")).toEqual([]);
     expect(await store.matchingHistory("wiki")).toEqual([]);
+  });
+
+  it("searches only the newest HISTORY_SEARCH_WINDOW history entries, so a run's cost stays flat", async () => {
+    const agentId = await insertAgent(h, orgA);
+    const rows = Array.from({ length: HISTORY_SEARCH_WINDOW + 5 }, (_, i) => ({
+      id: `mem_window_${i}`,
+      org_id: orgA,
+      agent_id: agentId,
+      conversation_id: null,
+      // The five oldest entries mention a term nothing newer does.
+      content: i < 5 ? `ancient saga number ${i}` : `routine entry ${i}`,
+      created_at: T0 + i,
+    }));
+    for (let i = 0; i < rows.length; i += 1000) await h.services.db.kysely.insertInto("memory_history").values(rows.slice(i, i + 1000)).execute();
+    const store = createMemoryStore(h.services.db.kysely, orgA, agentId);
+    expect(await store.matchingHistory("ancient saga")).toEqual([]);
+    const recent = await store.matchingHistory(`routine entry ${HISTORY_SEARCH_WINDOW + 4}`);
+    expect(recent.length).toBeGreaterThan(0);
   });
 
   it("never returns another agent's or another org's memory", async () => {

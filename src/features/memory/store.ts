@@ -34,6 +34,11 @@ export interface MemoryStoreOptions extends Partial<MemoryLimits> {
 const MAX_TERMS = 24;
 /** Rows the SQL pre-filter may return per table before ranking in TypeScript. */
 const MAX_CANDIDATE_ROWS = 1000;
+/**
+ * HISTORY grows with every conversation; searching it runs on every chat. Only the newest
+ * entries are searched, so a run's cost stays flat however long an agent has been in use.
+ */
+export const HISTORY_SEARCH_WINDOW = 5000;
 
 const STOPWORDS = new Set(
   (
@@ -147,6 +152,11 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
       .select(["id", "conversation_id", "content", "created_at"])
       .where("org_id", "=", orgId)
       .where("agent_id", "=", agentId)
+      .where(
+        "created_at",
+        ">=",
+        sql<number>`coalesce((select h.created_at from memory_history h where h.org_id = ${orgId} and h.agent_id = ${agentId} order by h.created_at desc limit 1 offset ${HISTORY_SEARCH_WINDOW - 1}), 0)`,
+      )
       .where(containsAnyTerm(terms))
       .orderBy("created_at", "desc")
       .orderBy("id", "desc")
