@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeChannels, startFakeChannels } from "../../test/fakes/channels";
 import { type Account, type Harness, createHarness } from "../../test/helpers/harness";
 
 const pagesOf = (orgId: string, agentId: string, skillId: string) => [
@@ -169,5 +170,95 @@ describe("dashboard", () => {
     const del = await post(`/orgs/${a.orgId}/agents/${agentA}/delete`, {}, member.cookie);
     expect(del.status).toBe(303);
     expect((await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie })).status).toBe(200);
+  });
+});
+
+describe("dashboard: tools page", () => {
+  let h: Harness;
+  let sinks: FakeChannels;
+  let a: Account;
+
+  const post = (path: string, fields: Record<string, string | string[]>, cookie?: string) =>
+    h.request("POST", path, { raw: form(fields), cookie, headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost", host: "localhost" } });
+
+  /** The page a redirect leads to, with the one-time message cookie it set. */
+  const follow = (res: { headers: Headers }, cookie: string) =>
+    h.request("GET", res.headers.get("location") as string, { cookie: `${(res.headers.get("set-cookie") ?? "").split(";")[0]}; ${cookie}` });
+
+  beforeAll(async () => {
+    sinks = await startFakeChannels();
+    h = await createHarness({
+      OPENPAW_SECRET_KEY: Buffer.alloc(32, 7).toString("base64"),
+      OPENPAW_DEFAULT_PLAN: "agency",
+      OPENPAW_FETCH_ALLOWLIST: `127.0.0.1:${sinks.port}`,
+    });
+    a = await h.signup({ orgName: "Tools org" });
+  });
+  afterAll(async () => {
+    await h.close();
+    await sinks.close();
+  });
+
+  it("shows the API's refusal of an MCP server on a private address", async () => {
+    const res = await post(`/orgs/${a.orgId}/tools/mcp`, { name: "internal", url: "http://10.0.0.1/mcp", headers: "Authorization: Bearer x", enabled: "true" }, a.cookie);
+    expect(res.status).toBe(400);
+    expect(res.text).toMatch(/Invalid url/);
+    expect(res.text).toContain("Add MCP server");
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}/mcp-servers`, { cookie: a.cookie })).body.data).toHaveLength(0);
+    const badHeaders = await post(`/orgs/${a.orgId}/tools/mcp`, { name: "x", url: `${sinks.url}/mcp`, headers: "no colon here" }, a.cookie);
+    expect(badHeaders.status).toBe(400);
+    expect(badHeaders.text).toContain("Name: value");
+  });
+
+  it("adds a webhook channel, lists it without its secret, and shows a generated secret once", async () => {
+    const secret = "whsec_dashboard_0123456789";
+    const added = await post(`/orgs/${a.orgId}/tools/channels`, { name: "hook", type: "webhook", url: `${sinks.url}/webhook/in`, secret, botToken: "", chatId: "" }, a.cookie);
+    expect(added.status, added.text).toBe(303);
+    const page = await follow(added, a.cookie);
+    expect(page.text).toContain("Channel hook added.");
+    expect(page.text).toContain("<strong>hook</strong>");
+    expect(page.text).not.toContain(secret);
+    expect(page.text).not.toContain("/webhook/in");
+
+    const generated = await post(`/orgs/${a.orgId}/tools/channels`, { name: "hook2", type: "webhook", url: `${sinks.url}/webhook/in` }, a.cookie);
+    expect(generated.status).toBe(201);
+    const shown = /<code id="new-secret">(whsec_[A-Za-z0-9]+)<\/code>/.exec(generated.text)?.[1];
+    expect(shown).toBeTruthy();
+    expect((await h.request("GET", `/orgs/${a.orgId}/tools`, { cookie: a.cookie })).text).not.toContain(shown as string);
+
+    const list = await h.request("GET", `/v1/orgs/${a.orgId}/channels`, { cookie: a.cookie });
+    const id = list.body.data.find((ch: { name: string }) => ch.name === "hook").id;
+    const test = await post(`/orgs/${a.orgId}/tools/channels/${id}/test`, {}, a.cookie);
+    expect(test.status).toBe(303);
+    expect((await follow(test, a.cookie)).text).toContain("Test message sent.");
+    expect(sinks.requests.some((r) => r.path === "/webhook/in")).toBe(true);
+  });
+
+  it("adds, enables and tests an MCP server", async () => {
+    const added = await post(`/orgs/${a.orgId}/tools/mcp`, { name: "sink", url: `${sinks.url}/mcp`, headers: "X-Token: abcdefgh1234" }, a.cookie);
+    expect(added.status, added.text).toBe(303);
+    const page = await follow(added, a.cookie);
+    expect(page.text).toContain("MCP server sink added.");
+    expect(page.text).toContain(">disabled<");
+    expect(page.text).not.toContain("abcdefgh1234");
+    const id = (await h.request("GET", `/v1/orgs/${a.orgId}/mcp-servers`, { cookie: a.cookie })).body.data[0].id;
+    const enabled = await post(`/orgs/${a.orgId}/tools/mcp/${id}/enabled`, { enabled: "true" }, a.cookie);
+    expect((await follow(enabled, a.cookie)).text).toContain("sink enabled.");
+    const test = await post(`/orgs/${a.orgId}/tools/mcp/${id}/test`, {}, a.cookie);
+    expect(test.status).toBe(303);
+    // The fake channel sink is no MCP server: the page shows why the connection failed.
+    expect((await follow(test, a.cookie)).text).toMatch(/role="alert"[^>]*>[^<]*sink/);
+  });
+
+  it("shows members no forms or buttons", async () => {
+    const member = await h.signup({ orgName: "Member's own" });
+    await h.request("POST", `/v1/orgs/${a.orgId}/members`, { cookie: a.cookie, body: { email: member.email, role: "member" } });
+    const page = await h.request("GET", `/orgs/${a.orgId}/tools`, { cookie: member.cookie });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("<strong>hook</strong>");
+    expect(page.text).not.toMatch(/<form[^>]*method="post"[^>]*\/tools\//);
+    expect(page.text).not.toContain("Add MCP server");
+    expect(page.text).not.toContain("Add channel");
+    expect(page.text).not.toContain("Send test");
   });
 });
