@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
+import { type ServerType, createAdaptorServer } from "@hono/node-server";
 import { createApp } from "./app";
 import { createDiagnostics } from "./lib/diagnostics";
 import type { Services } from "./services";
@@ -55,7 +55,7 @@ export async function startServer(services: Services, options: { port?: number; 
   const host = options.host ?? services.config.host;
 
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve(
+    const s = createAdaptorServer(
       {
         fetch: async (request, env) => {
           if (diagnostics && request.url.includes("/internal/diagnostics")) {
@@ -81,11 +81,11 @@ export async function startServer(services: Services, options: { port?: number; 
           finished();
           return response;
         },
-        port,
-        hostname: host,
       },
-      () => resolve(s),
     );
+    // A large accept backlog: thousands of clients connecting within a second are queued by the
+    // kernel instead of being refused (Node's default is 511).
+    s.listen({ port, host, backlog: 4096 }, () => resolve(s));
   });
   const address = server.address() as AddressInfo;
   const shown = host.includes(":") ? `[${host}]` : host;

@@ -211,7 +211,8 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
       res.end(JSON.stringify({ error: { message: String(error) } }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  // A large backlog: benchmarks open thousands of streams within a second.
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
