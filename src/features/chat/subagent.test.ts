@@ -111,10 +111,14 @@ describe("subagent tool: child runs of the same org", () => {
     script([{ task: "task: x", agentId: foreign }, { task: "task: y", agentId: "ag_missing" }]);
     const res = await chat("use theirs");
     const results = res.body.events.filter((e: any) => e.event === "tool_result").map((e: any) => e.data);
-    expect(results.map((r: any) => [r.isError, r.output])).toEqual([
-      [true, `No agent "${foreign}" in this organization.`],
-      [true, 'No agent "ag_missing" in this organization.'],
-    ]);
+    // The two calls run in parallel: their results arrive in either order.
+    expect(results.map((r: any) => [r.isError, r.output])).toEqual(
+      expect.arrayContaining([
+        [true, `No agent "${foreign}" in this organization.`],
+        [true, 'No agent "ag_missing" in this organization.'],
+      ]),
+    );
+    expect(results).toHaveLength(2);
     expect(fake.requests.filter((r) => firstUserText(r.body).startsWith("task:"))).toHaveLength(0);
     expect(res.body.stopReason).toBe("end_turn");
   });
