@@ -96,7 +96,8 @@ interface AllowEntry {
   port: string | null;
 }
 
-function normalizeHost(host: string): string {
+/** Canonical form of a host for comparisons: IP literals canonicalised, names lower-cased without a trailing dot. */
+export function normalizeHost(host: string): string {
   const literal = parseHostAddress(host);
   if (literal) return literal;
   return host
@@ -119,7 +120,17 @@ function parseAllowEntry(entry: string): AllowEntry | null {
   return { host: normalizeHost(text), port: null };
 }
 
-function defaultPort(protocol: string): string {
+/** A matcher for OPENPAW_FETCH_ALLOWLIST entries ("host", "host:port", "[v6]", "[v6]:port"). */
+export function createAllowlist(entries: readonly string[]): (hostname: string, port: string) => boolean {
+  const parsed = entries.map(parseAllowEntry).filter((e): e is AllowEntry => e !== null);
+  return (hostname, port) => {
+    const host = normalizeHost(hostname);
+    return parsed.some((entry) => entry.host === host && (entry.port === null || entry.port === port));
+  };
+}
+
+/** The port a URL connects to. */
+export function defaultPort(protocol: string): string {
   return protocol === "https:" ? "443" : "80";
 }
 
@@ -159,13 +170,8 @@ export function createGuardedFetcher(options: GuardedFetcherOptions = {}): Guard
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxRedirects = options.maxRedirects ?? 5;
   const userAgent = options.userAgent ?? "OpenPaw/0.1";
-  const allowlist = (options.allowlist ?? []).map(parseAllowEntry).filter((e): e is AllowEntry => e !== null);
+  const isAllowlisted = createAllowlist(options.allowlist ?? []);
   const resolveHost: ResolveHost = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true, verbatim: true }));
-
-  const isAllowlisted = (hostname: string, port: string): boolean => {
-    const host = normalizeHost(hostname);
-    return allowlist.some((entry) => entry.host === host && (entry.port === null || entry.port === port));
-  };
 
   /** node:net's lookup contract over our promise-based resolver; `check` refuses forbidden answers. */
   const netLookup =

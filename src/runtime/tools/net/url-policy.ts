@@ -6,31 +6,12 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { classifyAddress, parseHostAddress } from "./address-policy";
-import type { ResolveHost } from "./guarded-fetch";
+import { type ResolveHost, createAllowlist, defaultPort, normalizeHost } from "./guarded-fetch";
 
 export interface UrlPolicyOptions {
   /** host[:port] entries exempt from the block (OPENPAW_FETCH_ALLOWLIST). */
   allowlist: readonly string[];
   lookup?: ResolveHost;
-}
-
-function normalizeHost(host: string): string {
-  return parseHostAddress(host) ?? host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
-}
-
-function allowlisted(url: URL, allowlist: readonly string[]): boolean {
-  const host = normalizeHost(url.hostname);
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return allowlist.some((raw) => {
-    const entry = raw.trim();
-    const bracketed = entry.match(/^\[([^\]]+)\](?::(\d+))?$/);
-    const [h, p] = bracketed
-      ? [bracketed[1], bracketed[2]]
-      : entry.split(":").length === 2
-        ? entry.split(":")
-        : [entry, undefined];
-    return normalizeHost(h) === host && (p === undefined || p === port);
-  });
 }
 
 /** Why the gateway will not call `raw`, or null when it may. Resolves host names to check their addresses. */
@@ -43,7 +24,7 @@ export async function outboundUrlProblem(raw: string, options: UrlPolicyOptions)
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return "Only http and https URLs are allowed.";
   if (url.username || url.password) return "URLs with credentials (user:password@host) are not allowed; use headers instead.";
-  if (allowlisted(url, options.allowlist)) return null;
+  if (createAllowlist(options.allowlist)(url.hostname, url.port || defaultPort(url.protocol))) return null;
   const literal = parseHostAddress(url.hostname);
   if (literal) {
     const kind = classifyAddress(literal);
