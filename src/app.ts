@@ -13,6 +13,7 @@ import { customDomainRoutes, tlsAskRoutes } from "./features/domains/routes";
 import { healthRoutes } from "./features/health/routes";
 import { modelRoutes } from "./features/models/routes";
 import { chatRoutes } from "./features/chat/routes";
+import { runRoutes } from "./features/runs/routes";
 import { conversationRoutes } from "./features/conversations/routes";
 import { fileRoutes } from "./features/files/routes";
 import { memoryRoutes } from "./features/memory/routes";
@@ -101,6 +102,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", tlsAskRoutes());
   app.route("/", memoryRoutes());
   app.route("/", chatRoutes());
+  app.route("/", runRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());

@@ -50,6 +50,15 @@ export interface Config {
   secretKey: Uint8Array | null;
   /** MCP servers: deadline of one operation (connect + list tools, or connect + call). */
   mcp: { timeoutMs: number };
+  /** Durable runs (DESIGN.md §6). */
+  runs: {
+    /** A gateway that stops renewing its claim on a run for this long is taken to be gone; its runs are continued or ended. */
+    leaseMs: number;
+    /** Background runs an org may have waiting for a concurrency slot; more are refused with 429. */
+    maxQueuedPerOrg: number;
+    /** How long a run's event log is kept after the run ends. */
+    eventsRetentionMs: number;
+  };
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
@@ -182,6 +191,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     secretKey,
     mcp: { timeoutMs: int("OPENPAW_MCP_TIMEOUT_MS", 30_000, 100) },
+    runs: {
+      leaseMs: int("OPENPAW_RUN_LEASE_SECONDS", 30, 1) * 1000,
+      maxQueuedPerOrg: int("OPENPAW_MAX_QUEUED_RUNS_PER_ORG", 1000, 1),
+      eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
+    },
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,

@@ -11,8 +11,9 @@ import { DomainService } from "./features/domains/service";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { type Logger, createLogger } from "./lib/logger";
-import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/chat/concurrency";
-import { recoverInterruptedRuns } from "./features/chat/recovery";
+import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
+import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
+import { RunsService } from "./features/runs/service";
 import { createAnthropicProvider } from "./runtime/models/anthropic";
 import { createOpenAIProvider } from "./runtime/models/openai";
 import type { ModelProvider } from "./runtime/models/types";
@@ -53,6 +54,8 @@ export interface Services {
   channels: ChannelService;
   /** Concurrent-run slots per key/user and per org. */
   runSlots: RunSlots;
+  /** Runs: start (foreground/background), follow, cancel, continue after a crash, dispatch the queue. */
+  runs: RunsService;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -95,19 +98,17 @@ export async function createServices(config: Config, options: { logger?: Logger 
   }
   const tools = await createToolRegistry(config, db.kysely, { quotaBytes: createWorkspaceQuota(db.kysely, plans) });
 
-  // SQLite is one process: every run still marked running was cut off. With PostgreSQL other
-  // replicas may be running theirs, so only runs silent past their heartbeat are taken.
-  const staleAfterMs = db.dialect === "sqlite" ? 0 : 90_000;
-  await recoverInterruptedRuns({ db, logger }, staleAfterMs);
-  const recovery = setInterval(() => {
-    recoverInterruptedRuns({ db, logger }, 90_000).catch((error) => logger.warn("run recovery failed", { error }));
-  }, 60_000);
-  recovery.unref();
-
   // Every running chat listens for the shutdown; there may be thousands.
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
   let closing: Promise<void> | null = null;
+  const runSlots = redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots();
+  const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots };
+  const runs = new RunsService(
+    { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
+    { ...config.runs, followPage: 500 },
+  );
+  runs.start();
   return {
     config,
     logger,
@@ -124,7 +125,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
     files: tools.files,
     mcp: tools.mcp,
     channels: tools.channels,
-    runSlots: redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots(),
+    runSlots,
+    runs,
     shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -132,7 +134,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     },
     close() {
       closing ??= (async () => {
-        clearInterval(recovery);
+        await runs.close();
         await domains.stop();
         await billing.close();
         await tools.close();
@@ -143,4 +145,12 @@ export async function createServices(config: Config, options: { logger?: Logger 
       return closing;
     },
   };
+}
+
+/** Live run signals between gateways: Redis when configured, else PostgreSQL LISTEN/NOTIFY, else in process. */
+function createRunBus(config: Config, db: Db, redis: Redis | null, logger: Logger): RunBus {
+  const self = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  if (redis) return createRedisRunBus(redis, logger, self);
+  if (db.dialect === "postgres") return createPostgresRunBus(config.databaseUrl, logger, self);
+  return createMemoryRunBus();
 }

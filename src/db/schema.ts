@@ -127,7 +127,11 @@ export interface MessagesTable {
   created_at: number;
 }
 
-export type RunStatus = "running" | "completed" | "max_iterations" | "error" | "cancelled" | "interrupted";
+/**
+ * `queued` (waiting for a slot), `running`, `requires_action` (waiting for a decision), then one
+ * of the ended states. `interrupted` = ended by a failure it could not survive.
+ */
+export type RunStatus = "queued" | "running" | "requires_action" | "completed" | "max_iterations" | "error" | "cancelled" | "interrupted";
 
 export interface RunsTable {
   id: string;
@@ -137,8 +141,18 @@ export interface RunsTable {
   parent_run_id: string | null;
   api_key_id: string | null;
   user_id: string | null;
+  /** The schedule whose tick started the run, if any. */
+  schedule_id: string | null;
   model: string;
   status: RunStatus;
+  /** 0/1: runs without depending on any connection; continued by another gateway after a crash. */
+  background: number;
+  /** The user message that started the run. */
+  input: string;
+  /** end_turn, max_iterations, error, cancelled once ended; null before. */
+  stop_reason: string | null;
+  /** JSON {type, message} of the failure that ended the run, or null. */
+  error: string | null;
   input_tokens: number;
   output_tokens: number;
   cache_read_tokens: number;
@@ -146,9 +160,29 @@ export interface RunsTable {
   cost: number;
   iterations: number;
   tool_calls: number;
-  started_at: number;
+  /** seq of the newest event in run_events (0 before the first). */
+  last_event_seq: number;
+  /** The gateway instance executing the run, and until when its claim holds. */
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  cancel_requested_at: number | null;
+  /** When the retention sweep removed the run's event log. */
+  events_expired_at: number | null;
+  created_at: number;
+  started_at: number | null;
   updated_at: number;
   ended_at: number | null;
+}
+
+/** One event of a run's log: `seq` 1, 2, 3, … per run, as sent in SSE `id:` lines. */
+export interface RunEventsTable {
+  run_id: string;
+  seq: number;
+  org_id: string;
+  event: string;
+  /** JSON of the event's data. */
+  data: string;
+  created_at: number;
 }
 
 export interface UsageRecordsTable {
@@ -204,6 +238,7 @@ export interface RuntimeTables {
   conversations: ConversationsTable;
   messages: MessagesTable;
   runs: RunsTable;
+  run_events: RunEventsTable;
   usage_records: UsageRecordsTable;
   memory_notes: MemoryNotesTable;
   memory_history: MemoryHistoryTable;

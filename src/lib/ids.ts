@@ -53,7 +53,10 @@ export type IdPrefix =
   | "msg"
   | "mem"
   | "evt"
-  | "ses";
+  | "ses"
+  | "sch"
+  | "wh"
+  | "whd";
 
 /** A new id with its type prefix, e.g. `ag_4f9Kq...` (20 base62 chars ≈ 119 bits). */
 export function newId(prefix: IdPrefix): string {

@@ -27,4 +27,12 @@ export type RunEvent =
   | { event: "tool_start"; data: { tool: string; id: string; input: unknown } }
   | { event: "tool_result"; data: { tool: string; id: string; output: string; isError: boolean } }
   | { event: "error"; data: { error: { type: RunErrorType; message: string } } }
+  /**
+   * First event of a continuation after the gateway running the run stopped: `iteration` is the
+   * model call it continues with. Text events before it that belong to that step are superseded.
+   */
+  | { event: "resumed"; data: { iteration: number } }
   | { event: "done"; data: DoneData };
+
+/** An event as recorded in a run's log and sent with an SSE `id:` line: `seq` is 1, 2, 3, … per run. */
+export type SequencedEvent = RunEvent & { seq: number };

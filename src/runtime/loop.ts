@@ -35,6 +35,26 @@ export interface QuotaHooks {
   settle(reserved: number, actual: number): Promise<void>;
 }
 
+/**
+ * The recorded state of a run being continued (after a crash, or once its pending approvals are
+ * decided): its own messages so far, its counters, and what is known of the tool calls of its
+ * last assistant message.
+ */
+export interface ResumeState {
+  /** This run's messages as recorded, the user message first. */
+  messages: ChatMessage[];
+  totals: RunTotals;
+  /**
+   * Results of tool calls of the last assistant message that must not run (again): recorded
+   * before the cut, or cut while running (the model is told so). `emitted` when its
+   * `tool_result` event is already in the run's log.
+   */
+  settled: Map<string, { output: string; isError: boolean; emitted: boolean }>;
+}
+
+/** A run begins with a new user message, or continues from its recorded state. */
+export type RunStart = { kind: "new"; userMessage: string } | { kind: "resume"; state: ResumeState };
+
 export interface RunOptions {
   runId: string;
   orgId: string;
@@ -45,9 +65,9 @@ export interface RunOptions {
   model: { providerModel: string; maxOutputTokens: number };
   costOf(usage: TokenUsage): number;
   system: string;
-  /** Earlier turns of the conversation, already trimmed to fit. */
+  /** Earlier turns of the conversation (before this run), already trimmed to fit. */
   history: ChatMessage[];
-  userMessage: string;
+  start: RunStart;
   temperature: number;
   maxIterations: number;
   tools: ToolDefinition<any>[];
@@ -118,14 +138,33 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   const { signal, emit } = options;
   const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
   const toolSpecs: ToolSpec[] = options.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: toJsonSchema(t.input) }));
-  const messages: ChatMessage[] = [...options.history, { role: "user", content: options.userMessage }];
-  const totals: RunTotals = { usage: emptyUsage(), cost: 0, iterations: 0, toolCalls: 0 };
+  const messages: ChatMessage[] = [...options.history];
+  let totals: RunTotals = { usage: emptyUsage(), cost: 0, iterations: 0, toolCalls: 0 };
   let text = "";
   const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
 
-  await options.onMessage?.({ role: "user", content: options.userMessage });
+  if (options.start.kind === "new") {
+    const user: ChatMessage = { role: "user", content: options.start.userMessage };
+    messages.push(user);
+    await options.onMessage?.(user);
+  } else {
+    const { state } = options.start;
+    messages.push(...state.messages);
+    totals = { ...state.totals, usage: { ...state.totals.usage } };
+    text = textOf(state.messages);
+    const last = state.messages.at(-1);
+    if (last?.role === "assistant") {
+      const calls = last.content.filter((b): b is Extract<AssistantBlock, { type: "tool_call" }> => b.type === "tool_call");
+      // The run had already answered; only its ending was not recorded.
+      if (calls.length === 0) return finish("end_turn");
+      const toolMessage = await runToolCalls(calls, toolsByName, options, totals, state.settled);
+      messages.push(toolMessage);
+      await options.onMessage?.(toolMessage);
+      if (signal.aborted) return finish("cancelled");
+    }
+  }
 
-  for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
+  while (totals.iterations < options.maxIterations) {
     if (signal.aborted) return finish("cancelled");
     const maxTokens = options.model.maxOutputTokens;
     const reserved = maxTokens + estimateRequestTokens(options.system, messages, toolSpecs);
@@ -196,27 +235,56 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
     await options.onMessage?.(assistant);
     if (calls.length === 0) return finish("end_turn");
 
-    const results = await Promise.all(
-      calls.map((call) => {
-        emit({ event: "tool_start", data: { tool: call.name, id: call.id, input: call.input } });
-        return executeTool(call, toolsByName.get(call.name), options).then((result) => {
-          totals.toolCalls++;
-          emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: result.isError } });
-          return {
-            toolCallId: call.id,
-            name: call.name,
-            content: wrapToolOutput(call.name, result.output, options.toolOutputChars),
-            isError: result.isError,
-          } satisfies ToolResultBlock;
-        });
-      }),
-    );
-    const toolMessage: ChatMessage = { role: "tool", results };
+    const toolMessage = await runToolCalls(calls, toolsByName, options, totals, new Map());
     messages.push(toolMessage);
     await options.onMessage?.(toolMessage);
     if (signal.aborted) return finish("cancelled");
   }
   return finish("max_iterations");
+}
+
+/** All text blocks of assistant messages, in order: the text a run has produced so far. */
+function textOf(messages: ChatMessage[]): string {
+  let text = "";
+  for (const m of messages) if (m.role === "assistant") for (const b of m.content) if (b.type === "text") text += b.text;
+  return text;
+}
+
+/**
+ * Runs the tool calls of one assistant turn in parallel (each under its own limit) and returns
+ * the tool message with their results in call order. Calls in `settled` are not run: their known
+ * result is used (and its `tool_result` emitted unless it already was).
+ */
+async function runToolCalls(
+  calls: ToolCall[],
+  toolsByName: Map<string, ToolDefinition<any>>,
+  options: RunOptions,
+  totals: RunTotals,
+  settled: ResumeState["settled"],
+): Promise<ChatMessage> {
+  const { emit } = options;
+  const results = await Promise.all(
+    calls.map(async (call): Promise<ToolResultBlock> => {
+      const known = settled.get(call.id);
+      let result: { output: string; isError: boolean };
+      if (known) {
+        result = known;
+        if (!known.emitted) emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: known.output, isError: known.isError } });
+      } else {
+        emit({ event: "tool_start", data: { tool: call.name, id: call.id, input: call.input } });
+        result = await executeTool(call, toolsByName.get(call.name), options);
+        emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: result.isError } });
+      }
+      totals.toolCalls++;
+      return {
+        toolCallId: call.id,
+        name: call.name,
+        content: wrapToolOutput(call.name, result.output, options.toolOutputChars),
+        isError: result.isError,
+      };
+    }),
+  );
+  return { role: "tool", results };
 }
 
 /** Runs one tool call: validates its input, enforces its time limit, and turns failures into error results. */

@@ -1,3 +1,4 @@
+import { runRow } from "../../../test/helpers/fixtures";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -219,27 +220,24 @@ describe("agents", () => {
     }
     await db
       .insertInto("runs")
-      .values({
-        id: "run_t1",
-        org_id: a.orgId,
-        agent_id: agent.id,
-        conversation_id: "conv_t1",
-        parent_run_id: null,
-        api_key_id: null,
-        user_id: a.userId,
-        model: seed.model,
-        status: "completed",
-        input_tokens: 10,
-        output_tokens: 5,
-        cache_read_tokens: 0,
-        cache_write_tokens: 0,
-        cost: 0.0001,
-        iterations: 1,
-        tool_calls: 0,
-        started_at: now,
-        updated_at: now,
-        ended_at: now,
-      })
+      .values(
+        runRow({
+          id: "run_t1",
+          org_id: a.orgId,
+          agent_id: agent.id,
+          conversation_id: "conv_t1",
+          user_id: a.userId,
+          model: seed.model,
+          status: "completed",
+          input_tokens: 10,
+          output_tokens: 5,
+          cost: 0.0001,
+          iterations: 1,
+          started_at: now,
+          updated_at: now,
+          ended_at: now,
+        }),
+      )
       .execute();
     await db
       .insertInto("usage_records")

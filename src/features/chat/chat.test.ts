@@ -8,7 +8,7 @@ import { type Account, type Harness, createHarness } from "../../../test/helpers
 import { chatOverHttp, eventsOf, parseSse } from "../../../test/helpers/sse";
 import { openDatabase } from "../../db";
 import type { RunningServer } from "../../server";
-import { recoverInterruptedRuns } from "./recovery";
+import { runRow } from "../../../test/helpers/fixtures";
 
 const SONNET = "claude-sonnet-4-20250514";
 
@@ -293,21 +293,24 @@ describe("chat: POST /v1/agent/:agentId/chat", () => {
     expect(rows[0].user_id).toBe(a.userId);
   });
 
-  it("marks runs left running by a dead process as interrupted, with their usage counted", async () => {
+  it("ends a foreground run whose gateway stopped (lease lapsed) as interrupted, with its usage counted once", async () => {
     const now = Date.now();
     await h.services.db.kysely
       .insertInto("runs")
-      .values({
-        id: "run_crashed1", org_id: a.orgId, agent_id: agentA, conversation_id: "conv_x", parent_run_id: null, api_key_id: null, user_id: a.userId,
-        model: SONNET, status: "running", input_tokens: 10, output_tokens: 5, cache_read_tokens: 0, cache_write_tokens: 0, cost: 0.001,
-        iterations: 1, tool_calls: 0, started_at: now - 200_000, updated_at: now - 100_000, ended_at: null,
-      })
+      .values(
+        runRow({
+          id: "run_crashed1", org_id: a.orgId, agent_id: agentA, user_id: a.userId, status: "running", input_tokens: 10, output_tokens: 5,
+          cost: 0.001, iterations: 1, started_at: now - 200_000, updated_at: now - 100_000, lease_owner: "elsewhere/1/x", lease_expires_at: now - 1_000,
+        }),
+      )
       .execute();
-    expect(await recoverInterruptedRuns(h.services, 90_000)).toBe(1);
-    expect(await recoverInterruptedRuns(h.services, 90_000)).toBe(0);
+    expect(await h.services.runs.sweepOrphans()).toBe(1);
+    expect(await h.services.runs.sweepOrphans()).toBe(0);
     const rows = await usageRows(h, "run_crashed1");
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: "interrupted", tokens: 15, agent_name: "Research Assistant" });
+    const run = await h.request("GET", `/v1/orgs/${a.orgId}/runs/run_crashed1`, { cookie: a.cookie });
+    expect(run.body).toMatchObject({ status: "interrupted", stopReason: "error", error: { type: "api_error" }, lastEventId: 2 });
   });
 });
 

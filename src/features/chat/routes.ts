@@ -1,16 +1,23 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { requireAuth } from "../../http/auth";
-import { ApiError, errorEnvelope } from "../../http/errors";
-import { commonErrors, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
-import type { RunEvent } from "../../runtime/events";
-import { executeRun, prepareRun } from "./run";
+import { ApiError, errorEnvelope, errors } from "../../http/errors";
+import { commonErrors, createRouter, ErrorSchema, jsonBody, jsonResponse } from "../../http/openapi";
+import { sseResponse } from "../../http/sse";
+import type { SequencedEvent } from "../../runtime/events";
+import { followRunResponse } from "../runs/follow-response";
+import { RunSchema, serializeRun } from "../runs/serialize";
+import { resolveChatAgent } from "./resolve-agent";
 
 const ChatBody = z
   .strictObject({
     message: z.string().min(1, { message: "Must not be empty." }).max(100_000),
     conversationId: z.string().min(1).max(64).optional(),
     stream: z.boolean().optional(),
+    background: z.boolean().optional().openapi({
+      description:
+        "Run without depending on this connection: answers 202 with the run object (and `Location`), or with `stream: true` " +
+        "streams the run's events, and disconnecting does not cancel it. A background run survives a gateway crash.",
+    }),
   })
   .openapi("ChatRequest");
 
@@ -32,10 +39,12 @@ const chat = createRoute({
   method: "post",
   path: "/v1/agent/{agentId}/chat",
   tags: ["Chat"],
-  summary: "Chat with an agent (Server-Sent Events, or one JSON object with stream:false)",
+  summary: "Chat with an agent (Server-Sent Events, one JSON object with stream:false, or a background run)",
   description:
-    "Streams `text`, `tool_start`, `tool_result`, `error` and `done` events. `: ping` comments keep idle streams open. " +
-    "Headers X-Conversation-Id and X-Run-Id name the conversation and run. A client that disconnects cancels the run; its usage is still recorded.",
+    "Streams `text`, `tool_start`, `tool_result`, `error` and `done` events, each with an `id:` line (its seq in the run's log). " +
+    "`: ping` comments keep idle streams open. Headers X-Conversation-Id and X-Run-Id name the conversation and run. " +
+    "A client that disconnects cancels a foreground run; its usage is still recorded. With `background: true` the answer is 202 " +
+    "with the run object; follow it at `/v1/orgs/{orgId}/runs/{runId}/events`.",
   middleware: [requireAuth] as const,
   request: {
     params: z.object({ agentId: z.string().min(1).max(64).openapi({ param: { name: "agentId", in: "path" } }) }),
@@ -46,8 +55,9 @@ const chat = createRoute({
       description: "The run: an SSE stream, or the JSON result when stream is false",
       content: { "text/event-stream": { schema: z.string() }, "application/json": { schema: ChatResult } },
     },
-    402: jsonResponse(z.any(), "The plan's token limit is reached"),
-    429: jsonResponse(z.any(), "Too many concurrent runs"),
+    202: jsonResponse(RunSchema, "A background run was created (queued or already running); its URL is in `Location`"),
+    402: jsonResponse(ErrorSchema, "The plan's token limit is reached"),
+    429: jsonResponse(ErrorSchema, "Too many concurrent runs, or too many queued background runs"),
     ...commonErrors,
   },
 });
@@ -57,72 +67,54 @@ export function chatRoutes() {
   const app = createRouter();
 
   app.openapi(chat, async (c) => {
-    const services = c.var.services;
+    const { runs, config } = c.var.services;
     const { agentId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const wantsJson = body.stream === false || (body.stream === undefined && /^application\/json\b/i.test(c.req.header("accept") ?? ""));
-    const run = await prepareRun(c, agentId, body);
-    c.header("X-Conversation-Id", run.conversationId);
-    c.header("X-Run-Id", run.runId);
+    const { agent, access } = await resolveChatAgent(c, agentId);
+    const request = { access, agent, message: body.message, conversationId: body.conversationId };
 
-    // Cancelled by the client going away, or by a shutdown whose grace period ran out.
-    const controller = new AbortController();
-    const cancel = () => controller.abort();
-    c.req.raw.signal.addEventListener("abort", cancel, { once: true });
-    services.shutdown.signal.addEventListener("abort", cancel, { once: true });
-    const detach = () => {
-      c.req.raw.signal.removeEventListener("abort", cancel);
-      services.shutdown.signal.removeEventListener("abort", cancel);
-    };
+    if (body.background) {
+      const row = await runs.startBackground({ ...request, background: true });
+      c.header("X-Conversation-Id", row.conversation_id);
+      c.header("X-Run-Id", row.id);
+      c.header("Location", `${config.publicUrl}/v1/orgs/${row.org_id}/runs/${row.id}`);
+      if (body.stream === true) return followRunResponse(c, row, 0) as never;
+      return c.json(serializeRun(row), 202);
+    }
+
+    const wantsJson = body.stream === false || (body.stream === undefined && /^application\/json\b/i.test(c.req.header("accept") ?? ""));
+    const pending = await runs.startForeground(request);
+    c.header("X-Conversation-Id", pending.row.conversation_id);
+    c.header("X-Run-Id", pending.row.id);
 
     if (wantsJson) {
-      const events: RunEvent[] = [];
-      const result = await executeRun(services, run, (e) => events.push(e), controller.signal).finally(detach);
+      const events: SequencedEvent[] = [];
+      // The client going away cancels the run, as on a stream.
+      const result = await pending.execute((e) => events.push(e), c.req.raw.signal);
       if (result.stopReason === "error" && result.error) {
         const { status, body: envelope, headers } = errorEnvelope(new ApiError(result.error.type, result.error.message), c.var.requestId);
         return c.json(envelope, status as 502, headers);
       }
-      const done = events.find((e) => e.event === "done")?.data as { tokens: number; cost: number };
+      const done = events.find((e) => e.event === "done");
+      if (done?.event !== "done") throw errors.unavailable("The run ended without its result; look it up in the runs API.");
       return c.json(
         {
           text: result.text,
-          conversationId: run.conversationId,
-          runId: run.runId,
+          conversationId: pending.row.conversation_id,
+          runId: pending.row.id,
           iterations: result.iterations,
           toolCalls: result.toolCalls,
-          tokens: done.tokens,
-          cost: done.cost,
+          tokens: done.data.tokens,
+          cost: done.data.cost,
           stopReason: result.stopReason,
-          events,
+          events: events.map(({ event, data }) => ({ event, data })),
         },
         200,
       );
     }
 
-    c.header("X-Accel-Buffering", "no");
-    c.header("Cache-Control", "no-cache, no-transform");
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(cancel);
-      // Writes are chained so events keep their order; a failed write means the client is gone.
-      let writes = Promise.resolve();
-      const write = (chunk: () => Promise<unknown>) => {
-        writes = writes.then(async () => {
-          if (stream.aborted || stream.closed) return;
-          try {
-            await chunk();
-          } catch {
-            cancel();
-          }
-        });
-      };
-      const ping = setInterval(() => write(() => stream.write(": ping\n\n")), services.config.limits.ssePingMs);
-      try {
-        await executeRun(services, run, (e) => write(() => stream.writeSSE({ event: e.event, data: JSON.stringify(e.data) })), controller.signal);
-      } finally {
-        clearInterval(ping);
-        detach();
-        await writes;
-      }
+    return sseResponse(c, { pingMs: config.limits.ssePingMs }, async (sse) => {
+      await pending.execute((e) => sse.send({ id: e.seq, event: e.event, data: e.data }), sse.signal);
     }) as never;
   });
 

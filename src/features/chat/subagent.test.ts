@@ -92,7 +92,7 @@ describe("subagent tool: child runs of the same org", () => {
     const runs = await h.services.db.kysely.selectFrom("runs").selectAll().where("parent_run_id", "=", res.body.runId).execute();
     expect(runs).toHaveLength(2);
     const [r1, r2] = runs;
-    expect(r1.started_at < (r2.ended_at as number) && r2.started_at < (r1.ended_at as number)).toBe(true);
+    expect((r1.started_at as number) < (r2.ended_at as number) && (r2.started_at as number) < (r1.ended_at as number)).toBe(true);
   });
 
   it("caps children running at once per run", async () => {

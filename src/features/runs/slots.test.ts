@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../lib/logger";
-import { createMemoryRunSlots, createRedisRunSlots } from "./concurrency";
+import { createMemoryRunSlots, createRedisRunSlots } from "./slots";
 
 const logger = createLogger("error", { write: () => {} });
 

@@ -1,0 +1,191 @@
+/**
+ * Everything a run needs before its first model call, for a new run and for one that continues
+ * from its recorded state: the model and provider, the conversation, the system prompt (agent
+ * prompt, skills, NOTES, matching HISTORY), the history that fits, and the tools.
+ */
+import type { AgentsTable, RunsTable } from "../../db/schema";
+import type { OrgAccess } from "../../http/context";
+import { ApiError, errors } from "../../http/errors";
+import { newId } from "../../lib/ids";
+import { composeSystemPrompt, fitHistory } from "../../runtime/context";
+import { type ResumeState, type RunStart, estimateTokens } from "../../runtime/loop";
+import type { ModelInfo } from "../../runtime/models/catalogue";
+import { type ChatMessage, type ModelProvider, type TokenUsage, emptyUsage } from "../../runtime/models/types";
+import { buildSystemPrompt } from "../../runtime/prompt";
+import type { ToolDefinition, ToolTier } from "../../runtime/tools/types";
+import type { Services } from "../../services";
+import { effectivePlan } from "../billing/period";
+import type { Plan } from "../billing/plans";
+import { findConversation, insertConversation, loadMessages } from "../conversations/repository";
+import { createMemoryStore } from "../memory/store";
+import { findOrg } from "../orgs/repository";
+import { listAgentSkills } from "../skills/repository";
+import { recordedToolResults } from "./event-log";
+import { totalsOf } from "./repository";
+
+/** Output tokens asked of one model call; also the worst case reserved against the quota. */
+export const MAX_OUTPUT_TOKENS = 8192;
+
+/** What a tool call cut by a gateway's death returns to the model when the run continues. */
+export const INTERRUPTED_TOOL_RESULT =
+  "This tool call was interrupted: the gateway running it stopped before its result was recorded. " +
+  "It may or may not have taken effect; check before repeating it.";
+
+export type RunDeps = Pick<Services, "config" | "logger" | "db" | "plans" | "quota" | "models" | "providers" | "tools" | "mcp" | "runSlots">;
+
+/** A run this gateway is about to execute, with its whole context. */
+export interface ExecutableRun {
+  row: RunsTable;
+  access: OrgAccess;
+  agent: AgentsTable;
+  plan: Plan;
+  model: ModelInfo;
+  provider: ModelProvider;
+  system: string;
+  /** Turns of the conversation before this run, trimmed to fit. */
+  history: ChatMessage[];
+  tools: ToolDefinition<any>[];
+  start: RunStart;
+  /** What this run's subagents used; their own usage records carry it, `done` adds it in. */
+  children: { runs: number; usage: TokenUsage; cost: number };
+}
+
+/** The agent's model from the catalogue and a configured provider for it; 400/503 otherwise. */
+export function resolveModel(deps: Pick<RunDeps, "models" | "providers">, agent: AgentsTable): { model: ModelInfo; provider: ModelProvider } {
+  const model = deps.models.get(agent.model);
+  if (!model) throw errors.invalid(`The agent's model "${agent.model}" is not in this deployment's model catalogue.`, "model");
+  const provider = deps.providers[model.provider];
+  if (!model.available || !provider) {
+    throw new ApiError(
+      "provider_error",
+      `The agent's model "${model.id}" is not available: its provider (${model.provider}) is not configured on this deployment.`,
+      { status: 503 },
+    );
+  }
+  return { model, provider };
+}
+
+/** The org's plan as of now; 404 when the org is gone. */
+export async function planOf(deps: Pick<RunDeps, "db" | "plans">, orgId: string): Promise<Plan> {
+  const org = await findOrg(deps.db.kysely, orgId);
+  if (!org) throw errors.notFound("Agent", "agentId");
+  return effectivePlan(org, deps.plans, Date.now());
+}
+
+/** The conversation a run continues (404 when it is not this agent's), or a new one titled after the message. */
+export async function ensureConversation(
+  deps: Pick<RunDeps, "db">,
+  orgId: string,
+  agentId: string,
+  conversationId: string | undefined,
+  message: string,
+): Promise<string> {
+  if (conversationId) {
+    if (!(await findConversation(deps.db.kysely, orgId, agentId, conversationId))) throw errors.notFound("Conversation", "conversationId");
+    return conversationId;
+  }
+  const id = newId("conv");
+  const now = Date.now();
+  await insertConversation(deps.db.kysely, {
+    id,
+    org_id: orgId,
+    agent_id: agentId,
+    title: message.replace(/\s+/g, " ").trim().slice(0, 80),
+    created_at: now,
+    updated_at: now,
+  });
+  return id;
+}
+
+/** Takes the concurrency slots of a run (per key or user, and per org); null when one is full. */
+export function acquireRunSlots(deps: Pick<RunDeps, "config" | "runSlots">, access: OrgAccess, plan: Plan): Promise<(() => void) | null> {
+  const principal = access.principal;
+  const who = principal.kind === "key" ? `key:${principal.keyId}` : `user:${principal.userId}`;
+  return deps.runSlots.acquire([
+    [who, deps.config.limits.concurrentRunsPerKey],
+    [`org:${access.orgId}`, Math.min(plan.maxConcurrentRuns, deps.config.limits.concurrentRunsPerOrg)],
+  ]);
+}
+
+export interface ContextOptions {
+  row: RunsTable;
+  access: OrgAccess;
+  agent: AgentsTable;
+  plan: Plan;
+  /** Binds the `subagent` tool to this run (absent for a subagent's own run: depth is one). */
+  bindSubagent?: (self: () => ExecutableRun) => ToolDefinition<any>;
+}
+
+/**
+ * Builds the run's context. A new run (no events, no messages yet) starts with its input as the
+ * user message; a run with recorded messages continues from them (see `resumeStateOf`).
+ */
+export async function buildRunContext(deps: RunDeps, options: ContextOptions): Promise<ExecutableRun> {
+  const { row, access, agent, plan } = options;
+  const { model, provider } = resolveModel(deps, agent);
+  const enabled = JSON.parse(agent.enabled_tools) as string[];
+  let self: ExecutableRun | undefined;
+  const tools = await toolsOfRun(deps, enabled, plan.toolTier, access.orgId, options.bindSubagent ? () => self as ExecutableRun : null, options.bindSubagent);
+  const memory = createMemoryStore(deps.db.kysely, access.orgId, agent.id);
+  const [skills, notes, matches, stored] = await Promise.all([
+    listAgentSkills(deps.db.kysely, access.orgId, agent.id),
+    memory.notes(),
+    memory.matchingHistory(row.input, 5),
+    loadMessages(deps.db.kysely, access.orgId, row.conversation_id),
+  ]);
+  const memoryTools = tools.some((t) => t.name === "memory_read" || t.name === "memory_write");
+  const system = composeSystemPrompt(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
+
+  const firstOwn = stored.findIndex((m) => m.runId === row.id);
+  const earlier = (firstOwn === -1 ? stored : stored.slice(0, firstOwn)).filter((m) => m.runId !== row.id).map((m) => m.message);
+  const own = stored.filter((m) => m.runId === row.id).map((m) => m.message);
+  const budget =
+    model.contextWindow - Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) - estimateTokens(system) - estimateTokens(JSON.stringify(own) || row.input) - 2_000;
+  const history = fitHistory(earlier, Math.max(0, budget));
+  const start: RunStart = own.length === 0 ? { kind: "new", userMessage: row.input } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
+
+  self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 } };
+  return self;
+}
+
+/**
+ * The state a run continues from: its recorded messages and counters, and for the tool calls of
+ * its last assistant message (if they have no results message yet) what must not run again: a
+ * result recorded in the event log before the cut, or else the note that the call was
+ * interrupted and may or may not have taken effect. Nothing that started is run twice.
+ */
+async function resumeStateOf(deps: Pick<RunDeps, "db">, row: RunsTable, own: ChatMessage[]): Promise<ResumeState> {
+  const settled: ResumeState["settled"] = new Map();
+  const last = own.at(-1);
+  if (last?.role === "assistant") {
+    const ids = last.content.flatMap((b) => (b.type === "tool_call" ? [b.id] : []));
+    const recorded = await recordedToolResults(deps.db.kysely, row.org_id, row.id, ids);
+    for (const id of ids) {
+      const result = recorded.get(id);
+      settled.set(id, result ? { ...result, emitted: true } : { output: INTERRUPTED_TOOL_RESULT, isError: true, emitted: false });
+    }
+  }
+  return { messages: own, totals: totalsOf(row), settled };
+}
+
+/**
+ * The tools of one run: the registry's (enabled ∩ plan ∩ configured), with `mcp_call` expanded
+ * into the org's MCP server tools and `subagent` bound to this run.
+ */
+async function toolsOfRun(
+  deps: RunDeps,
+  enabled: readonly string[],
+  tier: ToolTier,
+  orgId: string,
+  self: (() => ExecutableRun) | null,
+  bindSubagent: ContextOptions["bindSubagent"],
+): Promise<ToolDefinition<any>[]> {
+  const out: ToolDefinition<any>[] = [];
+  for (const tool of deps.tools.forRun(enabled, tier)) {
+    if (tool.name === "mcp_call") out.push(...(await deps.mcp.toolsForRun(orgId)));
+    else if (tool.name === "subagent") {
+      if (self && bindSubagent) out.push(bindSubagent(self));
+    } else out.push(tool);
+  }
+  return out;
+}

@@ -1,0 +1,298 @@
+/**
+ * Executes runs this gateway holds: the ReAct loop with its events numbered and logged, the
+ * lease kept alive, cancellation from anywhere, and the ending recorded exactly once.
+ *
+ * A run is held through a lease (`lease_owner`, `lease_expires_at`) renewed every third of its
+ * length by a conditional statement. A gateway that loses the lease (another took the run over
+ * after this one stalled) stops at once and writes nothing more. At shutdown a background run is
+ * handed off: its events are flushed and its lease released, so a live gateway (or this one after
+ * the restart) continues it; a foreground run is cancelled (its client is going away too).
+ */
+import { hostname } from "node:os";
+import type { RunsTable } from "../../db/schema";
+import { randomBase62 } from "../../lib/ids";
+import { historyEntry } from "../../runtime/context";
+import type { RunEvent, SequencedEvent } from "../../runtime/events";
+import { type RunResult, type RunTotals, runAgent } from "../../runtime/loop";
+import { costOf } from "../../runtime/models/catalogue";
+import { MessageAppender, touchConversation } from "../conversations/repository";
+import { createMemoryStore } from "../memory/store";
+import type { RunBus } from "./bus";
+import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
+import { type RunEndedHook, closingEvents, endRunRecorded, statusOf } from "./ending";
+import { RunEventSink } from "./event-log";
+import { type RunEnding, saveRunProgress } from "./repository";
+
+/** Flushed events each running run keeps in memory for followers on this gateway. */
+const LOCAL_TAIL = 512;
+
+export interface ExecuteOptions {
+  /** Receives every event as it is emitted (the chat stream of a foreground run). */
+  listener?: (event: SequencedEvent) => void;
+  /** Aborting it cancels the run (its client went away, or its parent run was cancelled). */
+  signal?: AbortSignal;
+  /** Releases the run's concurrency slots once it stops executing here. */
+  release: () => void;
+  /** The run continues after its gateway stopped: `event: resumed` comes first. */
+  resumed?: boolean;
+}
+
+interface ActiveRun {
+  row: RunsTable;
+  controller: AbortController;
+  /** Set when the run stops executing here without ending. */
+  detached: "lease_lost" | "handoff" | null;
+  /** Flushed events, oldest first, at most LOCAL_TAIL. */
+  tail: SequencedEvent[];
+  finished: Promise<unknown>;
+}
+
+export class RunExecutor {
+  /** This gateway process: host and pid (so a restart on the same host can tell its predecessor is gone), and a random part. */
+  readonly owner = `${hostname()}/${process.pid}/${randomBase62(8)}`;
+  private readonly active = new Map<string, ActiveRun>();
+  /** Work done in the transaction that ends a run (see `onRunEnded`). */
+  readonly endedHooks: RunEndedHook[] = [];
+  private closing = false;
+
+  constructor(
+    private readonly deps: RunDeps & { bus: RunBus; shutdown: AbortSignal },
+    readonly leaseMs: number,
+  ) {}
+
+  /** Registers work done in the transaction that ends a run. */
+  onRunEnded(hook: RunEndedHook): void {
+    this.endedHooks.push(hook);
+  }
+
+  /** Runs executing on this gateway. */
+  get size(): number {
+    return this.active.size;
+  }
+
+  isActive(runId: string): boolean {
+    return this.active.has(runId);
+  }
+
+  /** Logged events of a run executing here with seq > `after`, when its in-memory tail covers them; null otherwise. */
+  localEvents(runId: string, after: number): SequencedEvent[] | null {
+    const run = this.active.get(runId);
+    if (!run) return null;
+    const first = run.tail[0]?.seq;
+    if (first === undefined) return after >= run.row.last_event_seq ? [] : null;
+    if (after < first - 1) return null;
+    return run.tail.filter((e) => e.seq > after);
+  }
+
+  /** Cancels a run executing here (a cancel signal from any gateway lands here). */
+  cancelLocal(runId: string): boolean {
+    const run = this.active.get(runId);
+    if (!run) return false;
+    run.controller.abort();
+    return true;
+  }
+
+  /**
+   * Executes a run this gateway holds to its end, then records the ending, its last events and its
+   * usage in one transaction. Returns the loop's result, or null when the run stopped here without
+   * ending (lease lost or handed off). Never throws.
+   */
+  async execute(run: ExecutableRun, options: ExecuteOptions): Promise<RunResult | null> {
+    const { row, access } = run;
+    const orgId = access.orgId;
+    const { db, logger, bus } = this.deps;
+    const controller = new AbortController();
+    const active: ActiveRun = { row, controller, detached: null, tail: [], finished: Promise.resolve() };
+    this.active.set(row.id, active);
+
+    const sink = new RunEventSink({
+      db: db.kysely,
+      logger,
+      orgId,
+      runId: row.id,
+      lastSeq: row.last_event_seq,
+      onFlushed: (batch) => {
+        active.tail.push(...batch);
+        if (active.tail.length > LOCAL_TAIL) active.tail.splice(0, active.tail.length - LOCAL_TAIL);
+        bus.publish({ kind: "events", runId: row.id, seq: batch[batch.length - 1].seq });
+      },
+    });
+    const emit = (event: RunEvent) => {
+      const sequenced = sink.emit(event);
+      options.listener?.(sequenced);
+    };
+
+    const cancel = () => controller.abort();
+    const onShutdown = () => {
+      if (row.background) active.detached ??= "handoff";
+      controller.abort();
+    };
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    this.deps.shutdown.addEventListener("abort", onShutdown, { once: true });
+    if (options.signal?.aborted) cancel();
+    const unsubscribe = bus.subscribe(row.id, (signal) => {
+      if (signal.kind === "cancel") cancel();
+    });
+    const lease = setInterval(() => this.renew(active).catch(() => {}), Math.max(200, Math.floor(this.leaseMs / 3)));
+    lease.unref();
+
+    let result: RunResult;
+    let totals: RunTotals = run.start.kind === "resume" ? run.start.state.totals : { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
+    const finished = (async () => {
+      if (options.resumed) emit({ event: "resumed", data: { iteration: totals.iterations + 1 } });
+      const appender = new MessageAppender(db.kysely, orgId, row.conversation_id, row.id);
+      try {
+        return await runAgent({
+          runId: row.id,
+          orgId,
+          agentId: run.agent.id,
+          conversationId: row.conversation_id,
+          provider: run.provider,
+          model: { providerModel: run.model.providerModel, maxOutputTokens: Math.min(run.model.maxOutputTokens, MAX_OUTPUT_TOKENS) },
+          costOf: (usage) => costOf(run.model, usage),
+          system: run.system,
+          history: run.history,
+          start: run.start,
+          temperature: run.agent.temperature,
+          maxIterations: run.agent.max_iterations,
+          tools: run.tools,
+          toolOutputChars: this.deps.config.limits.toolOutputChars,
+          signal: controller.signal,
+          quota: {
+            reserve: (tokens) => this.deps.quota.reserve(orgId, tokens),
+            settle: (reserved, actual) => this.deps.quota.settle(orgId, reserved, actual),
+          },
+          emit,
+          // A run that stops here without ending must not record a half step: the next gateway continues from the last whole one.
+          onMessage: async (message) => {
+            if (!active.detached) await appender.append(message);
+          },
+          onProgress: async (t) => {
+            totals = t;
+            await saveRunProgress(db.kysely, orgId, row.id, this.owner, t, Date.now());
+          },
+        });
+      } catch (error) {
+        // A bug or a database failure inside the loop: the run still ends and is billed for what it used.
+        logger.error("run failed", { runId: row.id, error });
+        return { ...totals, text: "", stopReason: "error", error: { type: "api_error", message: "The run failed on our side." } } satisfies RunResult;
+      }
+    })();
+    active.finished = finished;
+    try {
+      result = await finished;
+    } finally {
+      clearInterval(lease);
+      unsubscribe();
+      options.signal?.removeEventListener("abort", cancel);
+      this.deps.shutdown.removeEventListener("abort", onShutdown);
+      options.release();
+      await this.deps.tools.endRun(row.id);
+    }
+
+    try {
+      if (active.detached) {
+        await this.detach(active, sink);
+        return null;
+      }
+      await this.finish(run, result, sink, options);
+      return result;
+    } finally {
+      this.active.delete(row.id);
+    }
+  }
+
+  /** Renews the lease; stops the run when it was lost or a cancel was requested (a lost signal). */
+  private async renew(active: ActiveRun): Promise<void> {
+    const now = Date.now();
+    const found = await this.deps.db.kysely
+      .updateTable("runs")
+      .set({ lease_expires_at: now + this.leaseMs, updated_at: now })
+      .where("org_id", "=", active.row.org_id)
+      .where("id", "=", active.row.id)
+      .where("lease_owner", "=", this.owner)
+      .where("status", "=", "running")
+      .returning("cancel_requested_at")
+      .executeTakeFirst();
+    if (!found) {
+      this.deps.logger.warn("run lease lost; stopping here", { runId: active.row.id });
+      active.detached ??= "lease_lost";
+      active.controller.abort();
+    } else if (found.cancel_requested_at !== null) active.controller.abort();
+  }
+
+  /** Stops executing a run without ending it: on handoff its events are flushed and its lease released for another gateway. */
+  private async detach(active: ActiveRun, sink: RunEventSink): Promise<void> {
+    if (active.detached === "lease_lost") {
+      sink.abandon();
+      return;
+    }
+    await sink.flush();
+    sink.abandon();
+    await this.deps.db.kysely
+      .updateTable("runs")
+      .set({ lease_expires_at: 0, updated_at: Date.now() })
+      .where("org_id", "=", active.row.org_id)
+      .where("id", "=", active.row.id)
+      .where("lease_owner", "=", this.owner)
+      .where("status", "=", "running")
+      .execute()
+      .catch((error) => this.deps.logger.warn("releasing a run's lease failed; it lapses by itself", { runId: active.row.id, error }));
+    this.deps.logger.info("run handed off", { runId: active.row.id });
+  }
+
+  /**
+   * Records the ending: the run row, the events not yet logged plus `error`/`done`, the usage
+   * record and the ended hooks in one transaction; then the final events reach the listener, and
+   * the conversation and HISTORY are updated.
+   */
+  private async finish(run: ExecutableRun, result: RunResult, sink: RunEventSink, options: ExecuteOptions): Promise<void> {
+    const { db, logger, bus } = this.deps;
+    const { row, access } = run;
+    const rest = await sink.takeRest();
+    const final = closingEvents(row, sink.seq, result, result.stopReason, result.error ?? null, run.children);
+    sink.seq = final[final.length - 1].seq;
+    const now = Date.now();
+    const ending: RunEnding = {
+      status: statusOf(result.stopReason),
+      stopReason: result.stopReason,
+      error: result.error ?? null,
+      totals: result,
+      lastEventSeq: sink.seq,
+    };
+    try {
+      await endRunRecorded(db.kysely, row, run.agent.name, ending, [...rest, ...final], now, { owner: this.owner }, this.endedHooks);
+    } catch (error) {
+      // The run row still says "running": once its lease lapses the sweep records it from its counters.
+      logger.error("recording the end of a run failed; the sweep will retry", { runId: row.id, error });
+    }
+    for (const event of final) options.listener?.(event);
+    bus.publish({ kind: "ended", runId: row.id, seq: sink.seq });
+    try {
+      await touchConversation(db.kysely, access.orgId, row.conversation_id, now);
+      // A subagent's delegated task is not a conversation with the user: it stays out of HISTORY.
+      if (!row.parent_run_id && (result.stopReason === "end_turn" || result.stopReason === "max_iterations")) {
+        await createMemoryStore(db.kysely, access.orgId, run.agent.id).appendHistory(row.conversation_id, historyEntry(row.input, result.text));
+      }
+    } catch (error) {
+      logger.warn("updating conversation after run failed", { runId: row.id, error });
+    }
+  }
+
+  /** Hands off (background) or cancels (foreground) every run executing here, and waits for them to stop. */
+  async stopAll(): Promise<void> {
+    this.closing = true;
+    const runs = [...this.active.values()];
+    for (const run of runs) {
+      if (run.row.background) run.detached ??= "handoff";
+      run.controller.abort();
+    }
+    await Promise.allSettled(runs.map((r) => r.finished));
+    // Let the executions record what they must before the database closes.
+    for (let i = 0; i < 100 && this.active.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+}

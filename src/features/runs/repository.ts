@@ -1,0 +1,233 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Database, RunStatus, RunsTable } from "../../db/schema";
+import type { RunTotals } from "../../runtime/loop";
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** States a run can still leave; every other state is final. */
+export const LIVE_STATUSES = ["queued", "running", "requires_action"] as const satisfies readonly RunStatus[];
+
+export const isLive = (status: RunStatus): boolean => (LIVE_STATUSES as readonly string[]).includes(status);
+
+/** The run row's counter columns from the loop's running totals. */
+export function countersOf(totals: RunTotals) {
+  return {
+    input_tokens: totals.usage.inputTokens,
+    output_tokens: totals.usage.outputTokens,
+    cache_read_tokens: totals.usage.cacheReadTokens,
+    cache_write_tokens: totals.usage.cacheWriteTokens,
+    cost: totals.cost,
+    iterations: totals.iterations,
+    tool_calls: totals.toolCalls,
+  };
+}
+
+/** The loop's totals from a run row's counters (what survives a crash). */
+export function totalsOf(run: RunsTable): RunTotals {
+  return {
+    usage: {
+      inputTokens: run.input_tokens,
+      outputTokens: run.output_tokens,
+      cacheReadTokens: run.cache_read_tokens,
+      cacheWriteTokens: run.cache_write_tokens,
+    },
+    cost: run.cost,
+    iterations: run.iterations,
+    toolCalls: run.tool_calls,
+  };
+}
+
+export async function insertRun(db: Executor, run: RunsTable): Promise<void> {
+  await db.insertInto("runs").values(run).execute();
+}
+
+export function findRun(db: Executor, orgId: string, runId: string): Promise<RunsTable | undefined> {
+  return db.selectFrom("runs").selectAll().where("org_id", "=", orgId).where("id", "=", runId).executeTakeFirst();
+}
+
+export interface RunFilter {
+  orgId: string;
+  /** null = every agent of the org. */
+  agentIds: string[] | null;
+  agentId?: string;
+  conversationId?: string;
+  status?: RunStatus;
+  /** Only runs started by this API key (a chat-only key sees its own runs). */
+  apiKeyId?: string;
+}
+
+/** A page of an org's runs, newest first. */
+export async function listRuns(db: Executor, filter: RunFilter, page: number, limit: number): Promise<{ rows: RunsTable[]; total: number }> {
+  let base = db.selectFrom("runs").where("org_id", "=", filter.orgId);
+  if (filter.agentIds) base = base.where("agent_id", "in", filter.agentIds);
+  if (filter.agentId) base = base.where("agent_id", "=", filter.agentId);
+  if (filter.conversationId) base = base.where("conversation_id", "=", filter.conversationId);
+  if (filter.status) base = base.where("status", "=", filter.status);
+  if (filter.apiKeyId) base = base.where("api_key_id", "=", filter.apiKeyId);
+  const [rows, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(limit)
+      .offset((page - 1) * limit)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function countQueuedRuns(db: Executor, orgId: string): Promise<number> {
+  const row = await db
+    .selectFrom("runs")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("org_id", "=", orgId)
+    .where("status", "=", "queued")
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Stores the running totals after a model call, while this gateway holds the run. */
+export async function saveRunProgress(db: Executor, orgId: string, runId: string, owner: string, totals: RunTotals, now: number): Promise<void> {
+  await db
+    .updateTable("runs")
+    .set({ ...countersOf(totals), updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId)
+    .where("lease_owner", "=", owner)
+    .execute();
+}
+
+/**
+ * Claims a run for `owner` until `until`: a queued run, or a running one whose lease lapsed (its
+ * gateway died). One conditional statement, so of two gateways racing for a run exactly one wins.
+ */
+export async function claimRun(
+  db: Executor,
+  orgId: string,
+  runId: string,
+  owner: string,
+  now: number,
+  until: number,
+  from: "queued" | "orphaned",
+): Promise<boolean> {
+  let query = db
+    .updateTable("runs")
+    .set((eb) => ({
+      status: "running" as const,
+      lease_owner: owner,
+      lease_expires_at: until,
+      started_at: eb.fn.coalesce("started_at", eb.val(now)),
+      updated_at: now,
+    }))
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId);
+  query =
+    from === "queued"
+      ? query.where("status", "=", "queued")
+      : query.where("status", "=", "running").where("lease_expires_at", "<", now);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Extends the lease; false when the run is no longer this owner's (taken over, or ended elsewhere). */
+export async function renewLease(db: Executor, orgId: string, runId: string, owner: string, until: number, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("runs")
+    .set({ lease_expires_at: until, updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId)
+    .where("lease_owner", "=", owner)
+    .where("status", "=", "running")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Whether a cancel was requested for the run (read at lease renewal, in case a notification was lost). */
+export async function cancelRequested(db: Executor, orgId: string, runId: string): Promise<boolean> {
+  const row = await db.selectFrom("runs").select("cancel_requested_at").where("org_id", "=", orgId).where("id", "=", runId).executeTakeFirst();
+  return row?.cancel_requested_at != null;
+}
+
+export async function requestCancel(db: Executor, orgId: string, runId: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("runs")
+    .set({ cancel_requested_at: now, updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId)
+    .where("status", "in", LIVE_STATUSES)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export interface RunEnding {
+  status: RunStatus;
+  stopReason: string;
+  error: { type: string; message: string } | null;
+  totals: RunTotals;
+  lastEventSeq: number;
+}
+
+/**
+ * Ends a live run once: false when it had already ended or is not in a state `condition` allows
+ * (another path ended it, or another gateway holds it). `condition`: the owner that must hold it,
+ * or the states it may be ended from without an owner (a queued or waiting run, or one whose
+ * gateway died).
+ */
+export async function endRun(
+  db: Executor,
+  orgId: string,
+  runId: string,
+  ending: RunEnding,
+  now: number,
+  condition: { owner: string } | { unowned: "queued_or_waiting" | "lease_expired" },
+): Promise<boolean> {
+  let query = db
+    .updateTable("runs")
+    .set({
+      ...countersOf(ending.totals),
+      status: ending.status,
+      stop_reason: ending.stopReason,
+      error: ending.error ? JSON.stringify(ending.error) : null,
+      last_event_seq: ending.lastEventSeq,
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: now,
+      ended_at: now,
+    })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId);
+  if ("owner" in condition) query = query.where("status", "=", "running").where("lease_owner", "=", condition.owner);
+  else if (condition.unowned === "queued_or_waiting") query = query.where("status", "in", ["queued", "requires_action"]);
+  else query = query.where("status", "=", "running").where("lease_expires_at", "<", now);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Cross-tenant on purpose (the sweep of every gateway): running runs whose lease lapsed, i.e.
+ * whose gateway died or lost the database for longer than a lease.
+ */
+export function findOrphanedRuns(db: Executor, now: number, limit = 100): Promise<RunsTable[]> {
+  return db.selectFrom("runs").selectAll().where("status", "=", "running").where("lease_expires_at", "<", now).limit(limit).execute();
+}
+
+/**
+ * Cross-tenant on purpose (the dispatcher): running runs held by one of `owners` (gateways of
+ * this host that are gone), regardless of their lease.
+ */
+export function findRunsOfOwners(db: Executor, owners: string[], limit = 100): Promise<RunsTable[]> {
+  if (owners.length === 0) return Promise.resolve([]);
+  return db.selectFrom("runs").selectAll().where("status", "=", "running").where("lease_owner", "in", owners).limit(limit).execute();
+}
+
+/** Lease owners of running runs (cross-tenant on purpose: the sweep looks for owners that died). */
+export async function runningOwners(db: Executor): Promise<string[]> {
+  const rows = await db.selectFrom("runs").select("lease_owner").distinct().where("status", "=", "running").execute();
+  return rows.map((r) => r.lease_owner).filter((o): o is string => o !== null);
+}
+
+/** Cross-tenant on purpose (the dispatcher): the oldest queued runs. */
+export function findQueuedRuns(db: Executor, limit = 200): Promise<RunsTable[]> {
+  return db.selectFrom("runs").selectAll().where("status", "=", "queued").orderBy("created_at").orderBy("id").limit(limit).execute();
+}

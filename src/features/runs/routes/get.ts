@@ -1,0 +1,26 @@
+import { createRoute } from "@hono/zod-openapi";
+import { orgAccess, requireAuth } from "../../../http/auth";
+import { commonErrors, jsonResponse } from "../../../http/openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../../http/context";
+import { RunSchema, serializeRun } from "../serialize";
+import { RunParams, tags } from "./schemas";
+
+const route = createRoute({
+  method: "get",
+  path: "/v1/orgs/{orgId}/runs/{runId}",
+  tags,
+  summary: "A run: status, figures, stop reason, the seq of its newest event",
+  description: "Visible to whoever may read its agent, and to the API key that started it (a chat key reads its own runs).",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: RunParams },
+  responses: { 200: jsonResponse(RunSchema, "The run"), ...commonErrors },
+});
+
+export function getRun(app: OpenAPIHono<AppEnv>) {
+  app.openapi(route, async (c) => {
+    const { runId } = c.req.valid("param");
+    const row = await c.var.services.runs.get(c.var.access, runId);
+    return c.json(serializeRun(row), 200);
+  });
+}
