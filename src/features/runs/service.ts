@@ -550,7 +550,8 @@ export class RunsService {
     const count = (this.followers.get(row.id) ?? 0) + 1;
     this.followers.set(row.id, count);
     let cursor = after;
-    let idle = false;
+    // An ended run whose log the cursor has reached has nothing more to send: check at once.
+    let idle = !isLive(row.status);
     try {
       while (!signal.aborted) {
         const page = this.executor.localEvents(row.id, cursor) ?? (await readRunEvents(db.kysely, row.org_id, row.id, cursor, this.settings.followPage));
