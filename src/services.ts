@@ -108,7 +108,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
     { ...config.runs, followPage: 500 },
   );
-  runs.start();
+  await runs.start();
   return {
     config,
     logger,

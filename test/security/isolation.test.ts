@@ -117,6 +117,9 @@ describe("tenant isolation matrix", () => {
   it("covers every org and agent route of the OpenAPI document", () => {
     expect(ops.length).toBeGreaterThan(30);
     expect(ops.some((op) => op.path === "/v1/agent/{agentId}/chat")).toBe(true);
+    // Routes added after the suite was written are picked up, their ids discovered from A's collections.
+    expect(ops.some((op) => op.path === "/v1/orgs/{orgId}/runs/{runId}/events")).toBe(true);
+    expect(discovered.runId).toMatch(/^run_/);
   });
 
   it("answers 404 to org B's principals for every route with org A's ids", async () => {

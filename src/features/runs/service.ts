@@ -380,8 +380,12 @@ export class RunsService {
 
   // ── the sweep ─────────────────────────────────────────────────────────────────────────────
 
-  /** Starts the periodic work: takeover of orphaned runs, dispatch of queued ones, log retention. */
-  start(): void {
+  /**
+   * Takes over what a previous process of this gateway left (so a restart serves nothing stale),
+   * then starts the periodic work: takeover of orphaned runs, dispatch of queued ones, log retention.
+   */
+  async start(): Promise<void> {
+    await this.sweepOrphans();
     const every = (ms: number, fn: () => Promise<unknown>) => {
       const timer = setInterval(() => fn().catch((error) => this.deps.logger.warn("run sweep failed", { error })), ms);
       timer.unref();
@@ -390,13 +394,8 @@ export class RunsService {
     every(Math.min(5_000, Math.max(250, Math.floor(this.settings.leaseMs / 3))), () => this.sweepOrphans());
     every(1_000, () => this.dispatch());
     every(3_600_000, () => this.pruneEvents());
-    // At start: runs of a previous process of this gateway, and anything queued.
-    setImmediate(() => {
-      this.sweepOrphans()
-        .then(() => this.dispatch())
-        .then(() => this.pruneEvents())
-        .catch((error) => this.deps.logger.warn("run sweep failed", { error }));
-    });
+    this.dispatchSoon();
+    setImmediate(() => this.pruneEvents().catch((error) => this.deps.logger.warn("run event retention failed", { error })));
   }
 
   /**
