@@ -3,10 +3,7 @@
  * relays this test can cut), checking that they share all state. Run by `npm run test:replicas`
  * with TEST_DATABASE_URL and REDIS_URL set (.ci/run does).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -15,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeModelServer } from "../fakes/model-script";
 import { parseSse } from "../helpers/sse";
+import { type Replica, freePort, startReplica, waitReady } from "./replica-process";
 import { type TcpProxy, startTcpProxy } from "./tcp-proxy";
 
 const DB_BASE = process.env.TEST_DATABASE_URL;
@@ -25,46 +23,6 @@ const SONNET = "claude-sonnet-4-20250514";
 /** Hard-stop plan: a model call reserves ~8.3k tokens, so at most 3 calls hold reservations at once. */
 const TOKEN_LIMIT = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-interface Replica {
-  url: string;
-  proc: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-function startReplica(env: Record<string, string>, port: number): Replica {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
-    cwd: join(import.meta.dirname, "../.."),
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output: string[] = [];
-  proc.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  return { url: `http://127.0.0.1:${port}`, proc, output, exited };
-}
-
-async function waitReady(r: Replica): Promise<void> {
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (r.proc.exitCode !== null) throw new Error(`replica exited (${r.proc.exitCode}):\n${r.output.join("")}`);
-    try {
-      if ((await fetch(`${r.url}/readyz`)).status === 200) return;
-    } catch {}
-    await sleep(200);
-  }
-  throw new Error(`replica not ready in time:\n${r.output.join("")}`);
-}
 
 describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one Redis", () => {
   const dbName = `openpaw_replicas_${process.pid}_${Date.now().toString(36)}`;
