@@ -5,7 +5,7 @@
  *
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (10), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
- * (30), BENCH_ONLY (overhead,capacity,streams,api), BENCH_SKIP_USAGE=1 skips bench/usage.ts.
+ * (30), BENCH_ONLY (overhead,capacity,eventlog,streams,api), BENCH_SKIP_USAGE=1 skips bench/usage.ts.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,7 +28,7 @@ const CONCURRENCY = list(env.BENCH_CONCURRENCY, "1,50,200");
 const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
 const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
-const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,streams,api").split(","));
+const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,streams,api").split(","));
 const ROOT = join(import.meta.dirname, "..");
 const SONNET = "claude-sonnet-4-20250514";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -212,6 +212,64 @@ async function oneRun(target: { kind: "gateway"; g: Gateway } | { kind: "direct"
   }
 }
 
+/** Reads an SSE body to its `done` event; true when it saw it. */
+async function readToDone(body: AsyncIterable<unknown>): Promise<boolean> {
+  let tail = "";
+  let sawEnd = false;
+  for await (const chunk of body) {
+    const text = tail + (chunk as Buffer).toString();
+    if (text.includes("event: done")) sawEnd = true;
+    tail = text.slice(-32);
+  }
+  return sawEnd;
+}
+
+/**
+ * One chat plus a follower of its run on the events route (opened as soon as the run id is
+ * known); the sample ends when both streams have seen `done`.
+ */
+async function oneFollowedRun(g: Gateway, message: string): Promise<Sample> {
+  const start = performance.now();
+  try {
+    const res = await request(`${g.url}/v1/agent/${g.agentId}/chat`, {
+      method: "POST",
+      dispatcher,
+      headers: { "content-type": "application/json", authorization: `Bearer ${g.key}` },
+      body: JSON.stringify({ message }),
+    });
+    const runId = String(res.headers["x-run-id"]);
+    const follower = request(`${g.url}/v1/orgs/${g.orgId}/runs/${runId}/events`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${g.key}` },
+    }).then(async (r) => r.statusCode === 200 && (await readToDone(r.body)));
+    const ttft = performance.now() - start;
+    const [chatDone, followerDone] = await Promise.all([readToDone(res.body), follower]);
+    return { ttft, total: performance.now() - start, ok: res.statusCode === 200 && chatDone && followerDone };
+  } catch {
+    return { ttft: 0, total: performance.now() - start, ok: false };
+  }
+}
+
+/** A background run (202) followed on the events route to its `done`. */
+async function oneBackgroundRun(g: Gateway, message: string): Promise<Sample> {
+  const start = performance.now();
+  try {
+    const res = await request(`${g.url}/v1/agent/${g.agentId}/chat`, {
+      method: "POST",
+      dispatcher,
+      headers: { "content-type": "application/json", authorization: `Bearer ${g.key}` },
+      body: JSON.stringify({ message, background: true }),
+    });
+    const { id } = (await res.body.json()) as { id: string };
+    const ttft = performance.now() - start;
+    const events = await request(`${g.url}/v1/orgs/${g.orgId}/runs/${id}/events`, { dispatcher, headers: { authorization: `Bearer ${g.key}` } });
+    const ok = res.statusCode === 202 && events.statusCode === 200 && (await readToDone(events.body));
+    return { ttft, total: performance.now() - start, ok };
+  } catch {
+    return { ttft: 0, total: performance.now() - start, ok: false };
+  }
+}
+
 /** Closed loop: `concurrency` workers run back to back for `seconds`. */
 async function closedLoop(run: () => Promise<Sample>, concurrency: number, seconds: number) {
   const samples: Sample[] = [];
@@ -294,6 +352,30 @@ async function capacity(g: Gateway, modelUrl: string) {
     if (over >= 50) break;
   }
   out(`\n**Capacity: ${f(best)} runs/s at p99 overhead < 50 ms**`);
+}
+
+/**
+ * What following runs costs: the same fast-model chat alone, with a follower of each run on the
+ * events route, and as a background run followed to its end. Every run writes its event log in
+ * all three (the log is not optional), so "alone" is the baseline the others are divided by; the
+ * log's own cost against the gateway before it existed is in BENCHMARKS.md (same harness).
+ */
+async function eventLog(g: Gateway) {
+  out("\n### Event log: runs alone, with a follower each, in the background (fast model)\n");
+  out("| conc | mode | runs/s | total p50/p99 ms | runs/s ÷ alone | errors |");
+  out("|---|---|---|---|---|---|");
+  for (const c of [1, 8]) {
+    const alone = await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), c, SECONDS);
+    const followed = await closedLoop(() => oneFollowedRun(g, "Hello"), c, SECONDS);
+    const background = await closedLoop(() => oneBackgroundRun(g, "Hello"), c, SECONDS);
+    for (const [mode, r] of [
+      ["chat alone", alone],
+      ["chat + follower", followed],
+      ["background + follower", background],
+    ] as const) {
+      out(`| ${c} | ${mode} | ${f(r.rps)} | ${f(r.total.p50)}/${f(r.total.p99)} | ${(r.rps / alone.rps).toFixed(3)} | ${r.errors} |`);
+    }
+  }
 }
 
 async function streams(g: Gateway) {
@@ -390,6 +472,7 @@ async function main() {
         await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), 8, 2);
         if (ONLY.has("overhead")) await overhead(g, modelUrl);
         if (ONLY.has("capacity")) await capacity(g, modelUrl);
+        if (ONLY.has("eventlog")) await eventLog(g);
         if (ONLY.has("api")) await plainApi(g, helloUrl);
         // Streams on SQLite only: held streams barely touch the database.
         if (ONLY.has("streams") && db.label === "SQLite") await streams(g);

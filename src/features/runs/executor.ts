@@ -266,6 +266,8 @@ export class RunExecutor {
       // The run row still says "running": once its lease lapses the sweep records it from its counters.
       logger.error("recording the end of a run failed; the sweep will retry", { runId: row.id, error });
     }
+    // Followers here read the tail: it must hold the closing events before they are told.
+    this.active.get(row.id)?.tail.push(...rest, ...final);
     for (const event of final) options.listener?.(event);
     bus.publish({ kind: "ended", runId: row.id, seq: sink.seq });
     try {

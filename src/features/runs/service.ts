@@ -545,14 +545,36 @@ export class RunsService {
    * cannot keep up only falls behind: it never holds the run up.
    */
   async *follow(row: RunsTable, after: number, signal: AbortSignal): AsyncGenerator<SequencedEvent> {
-    const { db } = this.deps;
+    const { db, bus } = this.deps;
     const count = (this.followers.get(row.id) ?? 0) + 1;
     this.followers.set(row.id, count);
+    // Subscribed before the first read: a batch logged between a read and the wait is not missed.
+    let pending = false;
+    let wake: (() => void) | null = null;
+    const unsubscribe = bus.subscribe(row.id, (s) => {
+      if (s.kind !== "events" && s.kind !== "ended") return;
+      pending = true;
+      wake?.();
+    });
+    const nextSignal = () =>
+      new Promise<boolean>((resolve) => {
+        const done = (value: boolean) => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
+          wake = null;
+          resolve(value);
+        };
+        const onAbort = () => done(false);
+        const timer = setTimeout(() => done(false), 1_000);
+        signal.addEventListener("abort", onAbort, { once: true });
+        wake = () => done(true);
+      });
     let cursor = after;
     // An ended run whose log the cursor has reached has nothing more to send: check at once.
     let idle = !isLive(row.status);
     try {
       while (!signal.aborted) {
+        pending = false;
         const page = this.executor.localEvents(row.id, cursor) ?? (await readRunEvents(db.kysely, row.org_id, row.id, cursor, this.settings.followPage));
         for (const event of page) {
           if (signal.aborted) return;
@@ -560,16 +582,17 @@ export class RunsService {
           cursor = event.seq;
           if (event.event === "done") return;
         }
-        if (page.length >= this.settings.followPage) continue;
+        if (page.length >= this.settings.followPage || pending) continue;
         if (page.length === 0 && idle) {
           // Nothing new for a while: make sure the run has not ended (or been pruned) without a `done` we could see.
           const current = await findRun(db.kysely, row.org_id, row.id);
           if (!current || current.events_expired_at !== null) return;
           if (!isLive(current.status) && cursor >= current.last_event_seq) return;
         }
-        idle = !(await this.waitForSignal(row.id, ["events", "ended"], 1_000, signal));
+        idle = !(pending || (await nextSignal()));
       }
     } finally {
+      unsubscribe();
       const left = (this.followers.get(row.id) ?? 1) - 1;
       if (left <= 0) this.followers.delete(row.id);
       else this.followers.set(row.id, left);
