@@ -205,7 +205,7 @@ describe("runs: the event log, background runs, following, cancel", () => {
     expect(codes.filter((s) => s === 202).length).toBeGreaterThanOrEqual(5);
     const refused = burst.find((r) => r.status === 429);
     expect(refused).toBeDefined();
-    expect(((await refused?.json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
+    expect(((await (refused as Response).json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
     for (const r of burst.filter((r) => r.status === 202)) {
       const { id } = (await r.json()) as { id: string };
       await until(() => getRun(id), (run) => run.body.status === "completed", 20_000);

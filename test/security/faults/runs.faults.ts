@@ -36,9 +36,21 @@ describe("background runs survive SIGKILL of their gateway (real process, SQLite
     });
     await new Promise<void>((r) => pageServer.listen(0, "127.0.0.1", r));
     const port = (pageServer.address() as AddressInfo).port;
-    page = { url: `http://127.0.0.1:${port}/slow`, hits: 0, held, close: () => (pageServer.closeAllConnections(), pageServer.close()) };
+    page = {
+      url: `http://127.0.0.1:${port}/slow`,
+      hits: 0,
+      held,
+      close: () => {
+        pageServer.closeAllConnections();
+        pageServer.close();
+      },
+    };
     dataDir = mkdtempSync(join(tmpdir(), "openpaw-runs-faults-"));
-    env = serverEnv(dataDir, { ANTHROPIC_API_KEY: "sk-ant-faults", ANTHROPIC_BASE_URL: model.url, OPENPAW_FETCH_ALLOWLIST: `127.0.0.1:${port}` });
+    env = serverEnv(dataDir, {
+      ANTHROPIC_API_KEY: "sk-ant-faults",
+      ANTHROPIC_BASE_URL: model.url,
+      OPENPAW_FETCH_ALLOWLIST: `127.0.0.1:${port}`,
+    });
     ({ key, orgId } = await bootstrapKey(env));
   }, 60_000);
   afterAll(async () => {
@@ -88,19 +100,29 @@ describe("background runs survive SIGKILL of their gateway (real process, SQLite
 
   it("SIGKILL during a model call: the restarted gateway redoes the step and completes the run", async () => {
     let server = await startServerProcess(env);
-    const agent = await api(server.url, "POST", `/v1/orgs/${orgId}/agents`, { name: "Durable", model: SONNET, enabledTools: ["memory_write"] });
+    const agent = await api(server.url, "POST", `/v1/orgs/${orgId}/agents`, {
+      name: "Durable",
+      model: SONNET,
+      enabledTools: ["memory_write"],
+    });
     agentId = ((await agent.json()) as { id: string }).id;
     model.enqueue({ text: "a very slow answer that will be cut by the kill", textChunks: 30, delayMs: 150 });
     const res = await api(server.url, "POST", `/v1/agent/${agentId}/chat`, { message: "survive this", background: true });
     expect(res.status).toBe(202);
     const { id: runId } = (await res.json()) as { id: string };
-    await waitFor(() => loggedEvents(runId), (events) => events.filter((e) => e.event === "text").length >= 3);
+    await waitFor(
+      () => loggedEvents(runId),
+      (events) => events.filter((e) => e.event === "text").length >= 3,
+    );
     server.child.kill("SIGKILL");
     await server.exited;
 
     model.enqueue({ text: "The whole answer, after the restart.", textChunks: 3 });
     server = await startServerProcess(env);
-    const ended = await waitFor(() => finalState(runId), (s) => s.run.ended_at !== null);
+    const ended = await waitFor(
+      () => finalState(runId),
+      (s) => s.run.ended_at !== null,
+    );
     expect(ended.run.status).toBe("completed");
     expect(ended.usage).toHaveLength(1);
     expect(ended.integrity.problems).toEqual([]);
@@ -128,16 +150,25 @@ describe("background runs survive SIGKILL of their gateway (real process, SQLite
     model.enqueue({ text: "Reading it.", textChunks: 1, toolCalls: [{ id: "toolu_slow", name: "read_url", input: { url: page.url } }] });
     const res = await api(server.url, "POST", `/v1/agent/${readerId}/chat`, { message: "read the slow page", background: true });
     const { id: runId } = (await res.json()) as { id: string };
-    await waitFor(async () => page.hits, (hits) => hits >= 1);
+    await waitFor(
+      async () => page.hits,
+      (hits) => hits >= 1,
+    );
     // Let the tool_start reach the log, then kill while the page still holds the request.
-    await waitFor(() => loggedEvents(runId), (events) => events.some((e) => e.event === "tool_start"));
+    await waitFor(
+      () => loggedEvents(runId),
+      (events) => events.some((e) => e.event === "tool_start"),
+    );
     server.child.kill("SIGKILL");
     await server.exited;
 
     model.requests.length = 0;
     model.enqueue({ text: "The read was interrupted; I will not assume it worked.", textChunks: 2 });
     server = await startServerProcess(env);
-    const ended = await waitFor(() => finalState(runId), (s) => s.run.ended_at !== null);
+    const ended = await waitFor(
+      () => finalState(runId),
+      (s) => s.run.ended_at !== null,
+    );
     expect(ended.run.status).toBe("completed");
     expect(ended.usage).toHaveLength(1);
     expect(page.hits).toBe(1);
