@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
+import { type JsonLimits, checkJsonBounds } from "../lib/json-bounds";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 
@@ -70,6 +71,18 @@ export const OrgIdParam = z
   .min(1)
   .max(64)
   .openapi({ param: { name: "orgId", in: "path" }, example: "org_4f9Kq2" });
+
+/**
+ * Refinement of every free-form JSON field (metadata and the like): its depth and size are checked
+ * without recursion before anything serialises it, so deep nesting is a 400 naming the field
+ * rather than a stack overflow later.
+ */
+export function jsonWithin(limits: JsonLimits) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    const result = checkJsonBounds(value, limits);
+    if (!result.ok) ctx.addIssue({ code: "custom", message: result.message });
+  };
+}
 
 /** Query parameters of a paginated list: `page` is 1-based, `limit` 1..200 (default 50). */
 export const PaginationQuery = z.object({

@@ -243,6 +243,8 @@ export interface Operation {
   /** JSON body schema (refs resolved), when the operation takes JSON. */
   body: any | null;
   bodyRequired: boolean;
+  /** Media types the request body may have (application/json, text/markdown, ...). */
+  mediaTypes: string[];
 }
 
 /** Reads every operation from the gateway's own OpenAPI document. */
@@ -266,6 +268,7 @@ export async function loadOperations(env: SecurityEnv): Promise<Operation[]> {
         query: params.filter((p) => p.in === "query").map((p) => ({ name: p.name, required: !!p.required, schema: resolve(p.schema) })),
         body: json ? resolve(json) : null,
         bodyRequired: !!op.requestBody?.required,
+        mediaTypes: Object.keys(op.requestBody?.content ?? {}),
       });
     }
   }
