@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context";
-import { ApiError } from "../http/errors";
+import { ApiError, errorEnvelope } from "../http/errors";
 import { csrfOriginCheck, limitBody } from "../http/middleware";
 import type { ApiApp } from "./api";
 import { assetRoutes } from "./assets";
@@ -68,6 +68,7 @@ function errorPage(error: unknown, c: Context<AppEnv>): Response | Promise<Respo
   if (!apiError) c.var.services.logger.error("dashboard error", { requestId: c.var.requestId, path: c.req.path, error });
   const status = apiError?.status ?? 500;
   const message = apiError?.message ?? `Something went wrong on our side. Request id: ${c.var.requestId}.`;
+  if (apiError) for (const [name, value] of Object.entries(errorEnvelope(apiError, c.var.requestId).headers)) c.header(name, value);
   return c.html(
     <PublicLayout title={status === 404 ? "Not found" : "Something went wrong"}>
       <p role="alert">{message}</p>

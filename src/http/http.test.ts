@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, createHarness } from "../../test/helpers/harness";
 
@@ -64,5 +65,52 @@ describe("gateway basics", () => {
     expect(res.status).toBe(200);
     await server.stop();
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe("oversized bodies over a kept-alive connection", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({ OPENPAW_MAX_BODY_BYTES: "65536", OPENPAW_MAX_UPLOAD_BYTES: "100000", OPENPAW_DEFAULT_PLAN: "pro" });
+  });
+  afterAll(() => h.close());
+
+  /** One request on `agent`; resolves with the status and headers (body drained), whatever the socket does after. */
+  function send(agent: Agent, url: string, method: string, headers: Record<string, string>, body?: Buffer) {
+    return new Promise<{ status: number; headers: Record<string, unknown>; socket: unknown }>((resolve, reject) => {
+      const req = httpRequest(url, { method, agent, headers: body ? { ...headers, "content-length": String(body.length) } : headers }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, socket: req.socket }));
+      });
+      // The server may stop reading an oversized body; the answer has arrived by then.
+      req.on("error", (error) => (req.socket && (req as { res?: unknown }).res ? undefined : reject(error)));
+      req.end(body);
+    });
+  }
+
+  it("answers 413 with Connection: close, so the client's next request on the agent succeeds (JSON, upload, dashboard upload)", async () => {
+    const server = await h.listen();
+    const account = await h.signup();
+    const { key } = await h.createKey(account);
+    const cases: Array<[string, string, Record<string, string>, Buffer]> = [
+      ["POST", "/v1/auth/signup", { "content-type": "application/json" }, Buffer.from(JSON.stringify({ email: "a@b.co", password: "x".repeat(200_000) }))],
+      ["PUT", `/v1/orgs/${account.orgId}/files/content?path=big.bin`, { authorization: `Bearer ${key}`, "content-type": "application/octet-stream" }, Buffer.alloc(300_000, 1)],
+      // The dashboard's upload form has its own error page; the same rule holds there.
+      ["POST", `/orgs/${account.orgId}/files`, { cookie: account.cookie, "content-type": "multipart/form-data; boundary=b" }, Buffer.alloc(300_000, 1)],
+    ];
+    for (const [method, path, headers, body] of cases) {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const warm = await send(agent, `${server.url}/healthz`, "GET", {});
+        expect(warm.status).toBe(200);
+        const big = await send(agent, `${server.url}${path}`, method, headers, body);
+        expect(big.status).toBe(413);
+        expect(big.headers.connection).toBe("close");
+        const next = await send(agent, `${server.url}/healthz`, "GET", {});
+        expect(next.status).toBe(200);
+      } finally {
+        agent.destroy();
+      }
+    }
   });
 });
