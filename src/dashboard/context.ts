@@ -4,6 +4,7 @@ import { SESSION_COOKIE } from "../http/auth";
 import type { AppEnv, Permission, Role } from "../http/context";
 import { permissionsOfRole } from "../http/permissions";
 import { type ApiApp, callApi } from "./api";
+import { redirectTo } from "./redirect";
 
 export interface OrgSummary {
   id: string;
@@ -53,7 +54,7 @@ function takeFlash(c: Context<AppEnv>): Flash | null {
 export function loginRedirect(c: Context<AppEnv>): Response {
   const url = new URL(c.req.url);
   const next = c.req.method === "GET" ? url.pathname + url.search : "/";
-  return c.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
+  return redirectTo(c, `/login?next=${encodeURIComponent(next)}`);
 }
 
 /** The signed-in viewer, or a redirect to /login when there is no valid session. */

@@ -66,11 +66,21 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-export const OrgIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ param: { name: "orgId", in: "path" }, example: "org_4f9Kq2" });
+/** What every id of ours looks like (`ag_4f9Kq2...`, `skl_builtin_web_research`): a path segment can hold nothing else. */
+export const ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * A path parameter that is an id. Checked against the id format before any use, so an encoded
+ * `../` or `/` in it is a 400 naming it, never a path of its own further down.
+ */
+export function PathId(name: string, example?: string) {
+  return z
+    .string()
+    .regex(ID_PATTERN, "must be an id: 1-64 letters, digits and underscores")
+    .openapi({ param: { name, in: "path" }, ...(example ? { example } : {}) });
+}
+
+export const OrgIdParam = PathId("orgId", "org_4f9Kq2");
 
 /**
  * Refinement of every free-form JSON field (metadata and the like): its depth and size are checked

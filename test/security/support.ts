@@ -67,7 +67,7 @@ export async function startSecurityEnv(env: Record<string, string> = {}): Promis
     });
     const res = await Promise.race([h.request(method, path, options), timeout]).finally(() => clearTimeout(timer));
     const headers = [...res.headers].filter(([name]) => name !== "set-cookie").map(([n, v]) => `${n}: ${v}`);
-    const keyCreated = method === "POST" && /\/api-keys$/.test(path) && res.status === 201;
+    const keyCreated = method === "POST" && /\/api-keys$/.test(path) && res.status === 201 && typeof res.body?.key === "string";
     if (keyCreated) {
       // The one legitimate place a full key appears; it joins the secrets instead.
       secrets.add(res.body.key);

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { OrgIdParam, jsonWithin } from "../../http/openapi";
+import { OrgIdParam, PathId, jsonWithin } from "../../http/openapi";
 import { TOOL_NAMES, isToolName } from "../../runtime/tools/names";
 
 /** Limits of an agent's `metadata`: the user's own small JSON object, not a document store. */
@@ -79,10 +79,6 @@ export const AgentSchema = z
   })
   .openapi("Agent");
 
-export const AgentIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ param: { name: "agentId", in: "path" }, example: "ag_4f9Kq2" });
+export const AgentIdParam = PathId("agentId", "ag_4f9Kq2");
 
 export const AgentParams = z.object({ orgId: OrgIdParam, agentId: AgentIdParam });

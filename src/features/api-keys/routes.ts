@@ -3,7 +3,7 @@ import type { ApiKeysTable } from "../../db/schema";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { Scope } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { permissionsOfScopes, requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { generateApiKey, sha256Hex } from "./key-format";
@@ -69,11 +69,7 @@ const revokeKey = createRoute({
   middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params.extend({
-      keyId: z
-        .string()
-        .min(1)
-        .max(64)
-        .openapi({ param: { name: "keyId", in: "path" } }),
+      keyId: PathId("keyId", "key_4f9Kq2"),
     }),
   },
   responses: { 204: { description: "Revoked" }, ...commonErrors },

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
 import { orgAccess, requireAuth, requireUser } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { Email, OrgSchema } from "../auth/schemas";
@@ -30,11 +30,7 @@ const MemberSchema = z
 const OrgWithRole = OrgSchema.extend({ role: Role.nullable() }).openapi("OrgWithRole");
 const MemberParams = z.object({
   orgId: OrgIdParam,
-  userId: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "userId", in: "path" } }),
+  userId: PathId("userId", "usr_4f9Kq2"),
 });
 
 const createOrg = createRoute({
