@@ -143,7 +143,7 @@ export function apiKeyRoutes() {
     requirePermission(access, "admin");
     const { keyId } = c.req.valid("param");
     if (!(await revokeApiKey(services.db.kysely, access.orgId, keyId, Date.now()))) throw errors.notFound("API key", "keyId");
-    services.apiKeys.invalidate();
+    services.apiKeys.invalidate({ keyId });
     return c.body(null, 204);
   });
 

@@ -103,9 +103,12 @@ describe("orgs and members", () => {
     await h.request("POST", `/v1/orgs/${owner.orgId}/members`, { cookie: owner.cookie, body: { email: m.email } });
     expect((await h.request("DELETE", `/v1/orgs/${owner.orgId}/members/${m.userId}`, { cookie: m.cookie })).status).toBe(204);
     const { key } = await h.createKey(owner);
+    expect((await h.request("GET", `/v1/orgs/${owner.orgId}/api-keys`, { key })).status).toBe(200);
     expect((await h.request("DELETE", `/v1/orgs/${owner.orgId}`, { cookie: owner.cookie })).status).toBe(204);
     expect((await h.request("GET", `/v1/orgs/${owner.orgId}`, { cookie: owner.cookie })).status).toBe(404);
-    h.services.apiKeys.invalidate();
+    // At once, with the key's lookup still cached from a moment ago: no write may reach the gone org.
     expect((await h.request("GET", `/v1/orgs/${owner.orgId}/api-keys`, { key })).status).toBe(401);
+    const write = await h.request("POST", `/v1/orgs/${owner.orgId}/agents`, { key, body: { name: "x", model: "claude-sonnet-4-20250514" } });
+    expect(write.status).toBe(401);
   });
 });

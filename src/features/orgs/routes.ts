@@ -10,7 +10,6 @@ import { findUserByEmail } from "../auth/repository";
 import {
   countOwners,
   deleteMember,
-  deleteOrg,
   findOrg,
   findRole,
   insertMember,
@@ -20,6 +19,7 @@ import {
   updateMemberRole,
 } from "./repository";
 import { serializeOrg } from "./serialize";
+import { deleteOrganization } from "./service";
 
 const tags = ["Organizations"];
 const Role = z.enum(["owner", "admin", "member"]);
@@ -67,7 +67,7 @@ const removeOrg = createRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}",
   tags,
-  summary: "Delete an organization and all its data (owners only)",
+  summary: "Delete an organization and all its data (owners only; 409 while a subscription is still billed)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
   responses: { 204: { description: "Deleted" }, ...commonErrors },
@@ -172,7 +172,7 @@ export function orgRoutes() {
   app.openapi(removeOrg, async (c) => {
     const { access } = c.var;
     requirePermission(access, "owner");
-    await deleteOrg(c.var.services.db.kysely, access.orgId);
+    await deleteOrganization(c.var.services, access.orgId);
     return c.body(null, 204);
   });
 
