@@ -5,6 +5,7 @@ import * as m0003 from "./0003_runs_usage_memory";
 import * as m0004 from "./0004_billing";
 import * as m0005 from "./0005_domains";
 import * as m0006mc from "./0006_mcp_channels";
+import * as m0007di from "./0007_deletion_indexes";
 
 /** Every migration, in order. Add a new file and one line here; never edit a released migration. */
 const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   "0004_billing": m0004,
   "0005_domains": m0005,
   "0006_mcp_channels": m0006mc,
+  "0007_deletion_indexes": m0007di,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

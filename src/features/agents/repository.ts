@@ -75,14 +75,16 @@ export async function updateAgent(
 
 /**
  * Deletes an agent and everything hanging off it: skill links, memory notes and history,
- * conversations and their messages. Foreign keys would cascade too, but deleting explicitly in
- * one transaction keeps it correct on both dialects whatever the constraints. Runs and usage records stay:
- * they are billing history. False when the org has no such agent.
+ * conversations and their messages, its runs. Foreign keys would cascade too, but deleting
+ * explicitly in one transaction keeps it correct on both dialects whatever the constraints.
+ * Usage records (and their daily rollup) stay: they are billing history. False when the org has
+ * no such agent.
  */
 export function deleteAgent(db: Kysely<Database>, orgId: string, agentId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const conversations = trx.selectFrom("conversations").select("id").where("org_id", "=", orgId).where("agent_id", "=", agentId);
-    await trx.deleteFrom("messages").where("conversation_id", "in", conversations).execute();
+    await trx.deleteFrom("messages").where("org_id", "=", orgId).where("conversation_id", "in", conversations).execute();
+    await trx.deleteFrom("runs").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("conversations").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("memory_notes").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("memory_history").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
