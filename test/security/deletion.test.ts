@@ -28,7 +28,11 @@ let dns: FakeDns;
 
 beforeAll(async () => {
   dns = await startFakeDns();
-  env = await startSecurityEnv({ OPENPAW_DEFAULT_PLAN: "unlimited", OPENPAW_DNS_SERVERS: dns.address });
+  env = await startSecurityEnv({
+    OPENPAW_DEFAULT_PLAN: "unlimited",
+    OPENPAW_DNS_SERVERS: dns.address,
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  });
   env.model.setFallback(() => ({ text: "noted" }));
 }, 60_000);
 
