@@ -61,7 +61,8 @@ export function loginRedirect(c: Context<AppEnv>): Response {
 export async function loadViewer(api: ApiApp, c: Context<AppEnv>): Promise<Viewer | Response> {
   if (!getCookie(c, SESSION_COOKIE)) return loginRedirect(c);
   const me = await callApi(api, c, "GET", "/v1/me");
-  if (me.status === 401) {
+  // 404: on a custom domain whose org this user is not (or no longer) a member of.
+  if (me.status === 401 || me.status === 404) {
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return loginRedirect(c);
   }
