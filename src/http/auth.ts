@@ -5,7 +5,7 @@ import { findSessionUser } from "../features/auth/repository";
 import { findRole } from "../features/orgs/repository";
 import type { AppEnv, OrgAccess, Principal, Scope } from "./context";
 import { errors } from "./errors";
-import { permissionsOfRole, permissionsOfScopes } from "./permissions";
+import { permissionsOfRole, permissionsOfScopes, requireAgentScopedRoute } from "./permissions";
 
 export const SESSION_COOKIE = "openpaw_session";
 
@@ -60,6 +60,7 @@ async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null>
       orgId: key.org_id,
       scopes: JSON.parse(key.scopes) as Scope[],
       agentIds: key.agent_ids ? (JSON.parse(key.agent_ids) as string[]) : null,
+      expiresAt: key.expires_at,
     };
   }
   const token = getCookie(c, SESSION_COOKIE);
@@ -109,10 +110,15 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
   return { orgId, principal, role, permissions: permissionsOfRole(role), agentIds: null };
 }
 
-/** Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. */
+/**
+ * Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. A key
+ * restricted to some agents is refused routes beyond them here, for every org route at once.
+ */
 export const orgAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
   const orgId = c.req.param("orgId");
   if (!orgId) throw errors.notFound("Organization");
-  c.set("access", await resolveOrgAccess(c, c.var.principal as Principal, orgId));
+  const access = await resolveOrgAccess(c, c.var.principal as Principal, orgId);
+  requireAgentScopedRoute(access, c.req.method, c.req.routePath);
+  c.set("access", access);
   await next();
 };

@@ -8,6 +8,13 @@ export function findAgent(db: Executor, orgId: string, agentId: string): Promise
   return db.selectFrom("agents").selectAll().where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
 }
 
+/** Which of `agentIds` are agents of the org. */
+export async function existingAgentIds(db: Executor, orgId: string, agentIds: readonly string[]): Promise<Set<string>> {
+  if (agentIds.length === 0) return new Set();
+  const rows = await db.selectFrom("agents").select("id").where("org_id", "=", orgId).where("id", "in", [...agentIds]).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
 /** A page of the org's agents, newest first; `agentIds` limits it to those (a restricted key's view). */
 export async function listAgents(
   db: Executor,
