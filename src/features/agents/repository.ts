@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AgentsTable, Database } from "../../db/schema";
+import { lockOrg } from "../orgs/repository";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -35,16 +36,11 @@ export async function listAgents(
 
 /**
  * Inserts an agent unless the org already has `maxAgents` (null = no cap). Count and insert run
- * in one transaction after a no-op update of the org row: on PostgreSQL that takes the row lock,
- * so two concurrent creates cannot both pass the count; SQLite serializes writers anyway.
+ * in one transaction under the org row's lock, so two concurrent creates cannot both pass the count.
  */
 export function insertAgentWithinLimit(db: Kysely<Database>, agent: AgentsTable, maxAgents: number | null): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    await trx
-      .updateTable("orgs")
-      .set((eb) => ({ updated_at: eb.ref("updated_at") }))
-      .where("id", "=", agent.org_id)
-      .execute();
+    await lockOrg(trx, agent.org_id);
     if (maxAgents !== null) {
       const row = await trx
         .selectFrom("agents")

@@ -15,6 +15,7 @@ import {
   insertMember,
   insertOrgWithOwner,
   listMembers,
+  lockOrg,
   renameOrg,
   updateMemberRole,
 } from "./repository";
@@ -207,6 +208,7 @@ export function orgRoutes() {
     const { userId } = c.req.valid("param");
     const { role } = c.req.valid("json");
     await db.kysely.transaction().execute(async (trx) => {
+      await lockOrg(trx, access.orgId);
       const current = await findRole(trx, access.orgId, userId);
       if (!current) throw errors.notFound("Member", "userId");
       if (current === "owner" && role !== "owner" && (await countOwners(trx, access.orgId)) <= 1) {
@@ -226,6 +228,7 @@ export function orgRoutes() {
     if (!self) requirePermission(access, "owner");
     const { db } = c.var.services;
     await db.kysely.transaction().execute(async (trx) => {
+      await lockOrg(trx, access.orgId);
       const current = await findRole(trx, access.orgId, userId);
       if (!current) throw errors.notFound("Member", "userId");
       if (current === "owner" && (await countOwners(trx, access.orgId)) <= 1) {
