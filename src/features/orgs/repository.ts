@@ -48,7 +48,7 @@ export async function findRole(db: Executor, orgId: string, userId: string): Pro
   return row?.role;
 }
 
-/** The orgs a user belongs to, with the user's role in each. */
+/** Cross-tenant on purpose: the orgs a user belongs to (their memberships), with the user's role in each. */
 export function listOrgsOfUser(db: Executor, userId: string) {
   return db
     .selectFrom("memberships")
