@@ -49,7 +49,7 @@ const remove = createRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
   tags,
-  summary: "Delete a conversation and its messages (usage records stay)",
+  summary: "Delete a conversation with its messages, runs and HISTORY entries (usage records stay)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: ConversationParams },
   responses: { 204: { description: "Deleted" }, ...commonErrors },
