@@ -79,9 +79,6 @@ export function errorEnvelope(
   const headers: Record<string, string> = { ...(error.options.headers ?? {}) };
   if (error.options.retryAfterSeconds !== undefined)
     headers["Retry-After"] = String(Math.max(1, Math.ceil(error.options.retryAfterSeconds)));
-  // A 413 leaves the rest of the body unread and the server drops the socket after answering;
-  // saying so lets the client open a new connection instead of failing its next request.
-  if (error.type === "request_too_large_error") headers.Connection = "close";
   const body: ErrorBody = { error: { type: error.type, message: error.message } };
   if (error.param) body.error.param = error.param;
   if (requestId) body.error.requestId = requestId;
