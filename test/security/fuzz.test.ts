@@ -124,12 +124,15 @@ function bodyCases(op: Operation, url: string): Case[] {
   for (const v of [null, [], "text", 42, true, [valid]]) add(`body ${JSON.stringify(v)}`, { body: v });
   for (const raw of ["{", '{"a":1,}', "{'a':1}", "\u0000", "[", "nul", `${JSON.stringify(valid)}garbage`, '{"a":"\\ud800"'])
     add(`raw ${JSON.stringify(raw).slice(0, 20)}`, { raw, headers: { "content-type": "application/json" } });
-  add("deep object 1000", { raw: nested(1000, false), headers: { "content-type": "application/json" } });
-  add("deep array 1000", { raw: nested(1000, true), headers: { "content-type": "application/json" } });
-  add("deep property 1000", {
-    raw: JSON.stringify({ ...valid, zz: 0 }).replace('"zz":0', `"zz":${nested(1000, false)}`),
-    headers: { "content-type": "application/json" },
-  });
+  // 1,000 and 20,000 levels (20,000 is about 100 KB: under the body limit, past any recursion).
+  for (const depth of [1000, 20_000]) {
+    add(`deep object ${depth}`, { raw: nested(depth, false), headers: { "content-type": "application/json" } });
+    add(`deep array ${depth}`, { raw: nested(depth, true), headers: { "content-type": "application/json" } });
+    add(`deep property ${depth}`, {
+      raw: JSON.stringify({ ...valid, zz: 0 }).replace('"zz":0', `"zz":${nested(depth, false)}`),
+      headers: { "content-type": "application/json" },
+    });
+  }
   add("10 MB body", { raw: `{"x":"${TEN_MB}"}`, headers: { "content-type": "application/json" } });
   add("text/plain body", { raw: JSON.stringify(valid), headers: { "content-type": "text/plain" } });
   add("form body", { raw: "a=1&b=2", headers: { "content-type": "application/x-www-form-urlencoded" } });
