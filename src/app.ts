@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
-import { isConnectionError } from "./db";
+import { isConnectionError, isForeignKeyViolation } from "./db";
 import { agentRoutes } from "./features/agents/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { mcpServerRoutes } from "./features/mcp/routes";
@@ -57,6 +57,10 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     apiError = validationError(error as never, "json");
   } else if (isUntextableInput(error)) {
     apiError = errors.invalid("Text fields must not contain NUL characters.");
+  } else if (isForeignKeyViolation(error)) {
+    // Only a concurrent deletion gets here (what the request names was checked first), e.g. a
+    // request that authenticated just before its org was deleted on another replica.
+    apiError = errors.conflict("Something this request refers to was deleted while it was under way.");
   } else if (isConnectionError(error)) {
     c.var.services?.logger.error("database unavailable", { requestId: c.var.requestId, error });
     apiError = errors.unavailable("The database is temporarily unavailable; retry shortly.");

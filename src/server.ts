@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ServerType, createAdaptorServer } from "@hono/node-server";
 import { createApp } from "./app";
@@ -32,6 +33,19 @@ function trackEnd(body: ReadableStream<Uint8Array>, onEnd: () => void): Readable
       await reader.cancel(reason);
     },
   });
+}
+
+/**
+ * A response sent before the request's body was all received (a 413, a 401 or 404 that never
+ * read it): the server reads what is left for a moment and then drops the socket, so it cannot
+ * be reused. Saying `Connection: close` lets the client open a new connection for its next
+ * request instead of failing it.
+ */
+function closingIfBodyUnread(response: Response, incoming: IncomingMessage | undefined): Response {
+  if (!incoming || incoming.complete || response.headers.has("connection")) return response;
+  const headers = new Headers(response.headers);
+  headers.set("Connection", "close");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
 export interface RunningServer {
@@ -69,7 +83,7 @@ export async function startServer(services: Services, options: { port?: number; 
           inFlight++;
           let response: Response;
           try {
-            response = await app.fetch(request, env);
+            response = closingIfBodyUnread(await app.fetch(request, env), (env as { incoming?: IncomingMessage }).incoming);
           } catch (error) {
             finished();
             throw error;

@@ -10,6 +10,7 @@ import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
+import { InvalidationBus } from "./lib/invalidation";
 import { type Logger, createLogger } from "./lib/logger";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
@@ -33,6 +34,8 @@ export interface Services {
   logger: Logger;
   db: Db;
   redis: Redis | null;
+  /** Tells every replica's caches (keys, domains) about a change; Redis pub/sub across replicas. */
+  invalidation: InvalidationBus;
   apiKeys: ApiKeyAuthenticator;
   plans: PlanTable;
   /** Token quota per org and period: the runtime reserves before each model call and settles after. */
@@ -77,13 +80,15 @@ export async function createServices(config: Config, options: { logger?: Logger 
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : null;
   redis?.on("error", (error) => logger.warn("redis error", { error: error.message }));
-  const apiKeys = new ApiKeyAuthenticator(db.kysely, logger);
+  const invalidation = new InvalidationBus(redis, logger);
+  const apiKeys = new ApiKeyAuthenticator(db.kysely, logger, invalidation);
   const plans = PlanTable.fromFile(config.plansFile, config.defaultPlan);
   const quota = new DbQuotaService(db, plans);
   const billing = new BillingService(config, db, plans, logger);
   billing.start();
-  const domains = new DomainService(db, config, logger, redis);
+  const domains = new DomainService(db, config, logger, invalidation);
   domains.start();
+  invalidation.start();
   const models = createModelCatalogue({
     modelsFile: config.modelsFile,
     anthropicConfigured: config.anthropic.apiKey !== null,
@@ -114,6 +119,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     logger,
     db,
     redis,
+    invalidation,
     apiKeys,
     plans,
     quota,
@@ -136,6 +142,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
       closing ??= (async () => {
         await runs.close();
         await domains.stop();
+        invalidation.stop();
         await billing.close();
         await tools.close();
         await apiKeys.flush().catch((error) => logger.warn("api key flush at shutdown failed", { error }));

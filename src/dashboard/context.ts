@@ -4,6 +4,7 @@ import { SESSION_COOKIE } from "../http/auth";
 import type { AppEnv, Permission, Role } from "../http/context";
 import { permissionsOfRole } from "../http/permissions";
 import { type ApiApp, callApi } from "./api";
+import { redirectTo } from "./redirect";
 
 export interface OrgSummary {
   id: string;
@@ -53,14 +54,15 @@ function takeFlash(c: Context<AppEnv>): Flash | null {
 export function loginRedirect(c: Context<AppEnv>): Response {
   const url = new URL(c.req.url);
   const next = c.req.method === "GET" ? url.pathname + url.search : "/";
-  return c.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
+  return redirectTo(c, `/login?next=${encodeURIComponent(next)}`);
 }
 
 /** The signed-in viewer, or a redirect to /login when there is no valid session. */
 export async function loadViewer(api: ApiApp, c: Context<AppEnv>): Promise<Viewer | Response> {
   if (!getCookie(c, SESSION_COOKIE)) return loginRedirect(c);
   const me = await callApi(api, c, "GET", "/v1/me");
-  if (me.status === 401) {
+  // 404: on a custom domain whose org this user is not (or no longer) a member of.
+  if (me.status === 401 || me.status === 404) {
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return loginRedirect(c);
   }

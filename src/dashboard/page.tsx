@@ -2,6 +2,7 @@ import type { Context, Hono } from "hono";
 import type { AppEnv } from "../http/context";
 import type { ApiApp, ApiResult } from "./api";
 import { type OrgView, type Viewer, loadViewer, loginRedirect, orgViewOf, setFlash } from "./context";
+import { redirectTo } from "./redirect";
 import { Layout } from "./ui";
 
 export type Dashboard = Hono<AppEnv>;
@@ -46,13 +47,13 @@ export function apiFailure(c: Context<AppEnv>, view: Viewer, result: ApiResult):
 /** After a successful POST: back to a page (303, so a reload does not repost) with a message. */
 export function done(c: Context<AppEnv>, to: string, text: string): Response {
   setFlash(c, { kind: "ok", text });
-  return c.redirect(to, 303);
+  return redirectTo(c, to);
 }
 
 /** After a failed POST whose page is elsewhere: there, with the API's reason. */
 export function failed(c: Context<AppEnv>, to: string, result: ApiResult): Response {
   setFlash(c, { kind: "error", text: result.error?.message ?? "The request failed." });
-  return c.redirect(to, 303);
+  return redirectTo(c, to);
 }
 
 /** A form field as a string ("" when absent or a file). */

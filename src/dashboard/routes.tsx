@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/context";
-import { ApiError } from "../http/errors";
+import { ApiError, errorEnvelope, errors } from "../http/errors";
 import { csrfOriginCheck, limitBody } from "../http/middleware";
 import type { ApiApp } from "./api";
 import { assetRoutes } from "./assets";
@@ -46,6 +46,27 @@ const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.req.path.startsWith("/assets/")) c.res.headers.set("Cache-Control", "no-store");
 };
 
+/** A segment of a dashboard path: a literal (`api-keys`, `usage.csv`) or an id. */
+const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Every segment of a dashboard path is checked before any page sees it, so route parameters are
+ * always plain ids: a CR/LF can never reach a redirect and an encoded `../` never reaches an API
+ * path, whichever page (including future ones) uses them.
+ */
+const plainSegments: MiddlewareHandler<AppEnv> = async (c, next) => {
+  for (const raw of new URL(c.req.url).pathname.split("/").slice(1)) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      throw errors.notFound("Page");
+    }
+    if (!SEGMENT.test(segment)) throw errors.notFound("Page");
+  }
+  await next();
+};
+
 /** Dashboard POSTs get the API's protections: a body limit and the Origin check against CSRF. */
 function formGuards(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -68,6 +89,7 @@ function errorPage(error: unknown, c: Context<AppEnv>): Response | Promise<Respo
   if (!apiError) c.var.services.logger.error("dashboard error", { requestId: c.var.requestId, path: c.req.path, error });
   const status = apiError?.status ?? 500;
   const message = apiError?.message ?? `Something went wrong on our side. Request id: ${c.var.requestId}.`;
+  if (apiError) for (const [name, value] of Object.entries(errorEnvelope(apiError, c.var.requestId).headers)) c.header(name, value);
   return c.html(
     <PublicLayout title={status === 404 ? "Not found" : "Something went wrong"}>
       <p role="alert">{message}</p>
@@ -87,6 +109,7 @@ export function dashboardRoutes(api: ApiApp) {
   const app = new Hono<AppEnv>();
   for (const path of DASHBOARD_PATHS) {
     app.use(path, securityHeaders);
+    if (path.startsWith("/orgs/")) app.use(path, plainSegments);
     app.use(path, formGuards());
   }
   app.route("/", assetRoutes());

@@ -99,6 +99,15 @@ export function isUniqueViolation(error: unknown): boolean {
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
+/**
+ * True for a foreign-key violation: a row the statement refers to (an org, an agent, a
+ * conversation) was deleted while the request was under way.
+ */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const e = error as { code?: string };
+  return e?.code === "23503" || e?.code === "SQLITE_CONSTRAINT_FOREIGNKEY";
+}
+
 /** True when the error means the database itself is unreachable (connection refused, shutting down). */
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string };

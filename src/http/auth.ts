@@ -5,16 +5,39 @@ import { findSessionUser } from "../features/auth/repository";
 import { findRole } from "../features/orgs/repository";
 import type { AppEnv, OrgAccess, Principal, Scope } from "./context";
 import { errors } from "./errors";
-import { permissionsOfRole, permissionsOfScopes } from "./permissions";
+import { permissionsOfRole, permissionsOfScopes, requireAgentScopedRoute } from "./permissions";
 
 export const SESSION_COOKIE = "openpaw_session";
 
 /**
  * The one authentication function of every route: a Bearer API key or the session cookie.
  * Returns null when neither is presented; throws 401 when one is presented and bad. The message
- * never echoes what was sent.
+ * never echoes what was sent. On an active custom domain the principal must belong to that
+ * domain's org (see requireHostOrg).
  */
 export async function authenticate(c: Context<AppEnv>): Promise<Principal | null> {
+  const principal = await presentedPrincipal(c);
+  if (principal) await requireHostOrg(c, principal);
+  return principal;
+}
+
+/**
+ * On an active custom domain only that domain's org is reachable. Decided here, where every route
+ * (those of today and any added later: runs, OpenAI-compatible, MCP) resolves its caller: a key
+ * of another org, or the session of someone who is not a member of the domain's org, is answered
+ * 404 as if the route did not exist there, revealing nothing. Org routes check the path's org
+ * against the domain as well (resolveOrgAccess), for members of several orgs.
+ */
+async function requireHostOrg(c: Context<AppEnv>, principal: Principal): Promise<void> {
+  const hostOrgId = c.var.hostOrgId;
+  if (!hostOrgId) return;
+  const belongs =
+    principal.kind === "key" ? principal.orgId === hostOrgId : (await findRole(c.var.services.db.kysely, hostOrgId, principal.userId)) !== undefined;
+  if (!belongs) throw errors.notFound("Resource");
+}
+
+/** The credential the request presents, checked, whatever the host. */
+async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null> {
   const { services } = c.var;
   const header = c.req.header("authorization");
   if (header !== undefined) {
@@ -37,6 +60,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<Principal | null
       orgId: key.org_id,
       scopes: JSON.parse(key.scopes) as Scope[],
       agentIds: key.agent_ids ? (JSON.parse(key.agent_ids) as string[]) : null,
+      expiresAt: key.expires_at,
     };
   }
   const token = getCookie(c, SESSION_COOKIE);
@@ -86,10 +110,15 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
   return { orgId, principal, role, permissions: permissionsOfRole(role), agentIds: null };
 }
 
-/** Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. */
+/**
+ * Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. A key
+ * restricted to some agents is refused routes beyond them here, for every org route at once.
+ */
 export const orgAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
   const orgId = c.req.param("orgId");
   if (!orgId) throw errors.notFound("Organization");
-  c.set("access", await resolveOrgAccess(c, c.var.principal as Principal, orgId));
+  const access = await resolveOrgAccess(c, c.var.principal as Principal, orgId);
+  requireAgentScopedRoute(access, c.req.method, c.req.routePath);
+  c.set("access", access);
   await next();
 };

@@ -6,7 +6,7 @@ export type Scope = "chat" | "read" | "write" | "admin";
 /** Who is calling: a signed-in user (session cookie) or an API key of one org. */
 export type Principal =
   | { kind: "user"; userId: string; email: string; sessionId: string }
-  | { kind: "key"; keyId: string; orgId: string; scopes: Scope[]; agentIds: string[] | null };
+  | { kind: "key"; keyId: string; orgId: string; scopes: Scope[]; agentIds: string[] | null; expiresAt: number | null };
 
 /**
  * What the principal may do inside the org of the current path. Permissions follow DESIGN.md §2:

@@ -2,10 +2,19 @@ import { isIP } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
 import { canonicalHost } from "../features/domains/normalize";
 import type { AppEnv } from "./context";
-import { ApiError } from "./errors";
+import { ApiError, errors } from "./errors";
 
 /** Paths that answer on any Host: liveness and readiness probes address replicas by whatever name. */
 const ANY_HOST_PATHS = new Set(["/healthz", "/readyz"]);
+
+/**
+ * What belongs to the gateway rather than to any org, and so does not exist on an org's custom
+ * domain: creating accounts and orgs (which would not be that org's) and the internal endpoints
+ * for the gateway's operators (TLS ask, diagnostics).
+ */
+function isGatewayOnly(method: string, path: string): boolean {
+  return (method === "POST" && (path === "/v1/auth/signup" || path === "/v1/orgs")) || path.startsWith("/internal/");
+}
 
 /** The request's host name: the Host header (port dropped, lower case), else the URL's. */
 export function requestHost(c: Context<AppEnv>): string {
@@ -26,8 +35,8 @@ export function isGatewayHost(host: string, gateway: { publicHost: string; liste
 
 /**
  * Routes by Host. On an active custom domain the request is served for that domain's org alone
- * (`c.var.hostOrgId`, which authorisation and chat consult; the Host chooses the org and grants
- * nothing). A host that is neither the gateway's own nor an active custom domain gets 421
+ * (`c.var.hostOrgId`, which authentication consults for every route, see http/auth; the Host
+ * chooses the org and grants nothing). A host that is neither the gateway's own nor an active custom domain gets 421
  * Misdirected Request. The lookup is an in-memory map (see ActiveDomainDirectory): no query per
  * request. X-Forwarded-Host is not consulted: the reverse proxy must pass Host through.
  */
@@ -37,6 +46,7 @@ export const hostRouting: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (isGatewayHost(host, { publicHost: domains.publicHost, listenHost: canonicalHost(config.host) })) return next();
   const orgId = await domains.directory.orgOf(host);
   if (orgId) {
+    if (isGatewayOnly(c.req.method, c.req.path)) throw errors.notFound("Resource");
     c.set("hostOrgId", orgId);
     return next();
   }

@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
+import { type JsonLimits, checkJsonBounds } from "../lib/json-bounds";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 
@@ -65,11 +66,33 @@ export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-export const OrgIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ param: { name: "orgId", in: "path" }, example: "org_4f9Kq2" });
+/** What every id of ours looks like (`ag_4f9Kq2...`, `skl_builtin_web_research`): a path segment can hold nothing else. */
+export const ID_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * A path parameter that is an id. Checked against the id format before any use, so an encoded
+ * `../` or `/` in it is a 400 naming it, never a path of its own further down.
+ */
+export function PathId(name: string, example?: string) {
+  return z
+    .string()
+    .regex(ID_PATTERN, "must be an id: 1-64 letters, digits and underscores")
+    .openapi({ param: { name, in: "path" }, ...(example ? { example } : {}) });
+}
+
+export const OrgIdParam = PathId("orgId", "org_4f9Kq2");
+
+/**
+ * Refinement of every free-form JSON field (metadata and the like): its depth and size are checked
+ * without recursion before anything serialises it, so deep nesting is a 400 naming the field
+ * rather than a stack overflow later.
+ */
+export function jsonWithin(limits: JsonLimits) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    const result = checkJsonBounds(value, limits);
+    if (!result.ok) ctx.addIssue({ code: "custom", message: result.message });
+  };
+}
 
 /** Query parameters of a paginated list: `page` is 1-based, `limit` 1..200 (default 50). */
 export const PaginationQuery = z.object({

@@ -13,6 +13,17 @@ import {
 } from "./models/types";
 import type { ToolContext, ToolDefinition, ToolOutput } from "./tools/types";
 import { toJsonSchema } from "./tools/schema";
+import { checkJsonBounds } from "../lib/json-bounds";
+
+/**
+ * A model's tool input is outside JSON like any request body (a prompt-injected page can shape
+ * it). It is bounded before it is stored, streamed or sent back to the provider, all of which
+ * serialise it recursively; MCP servers get nothing deeper either.
+ */
+export const TOOL_INPUT_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 };
+
+/** A tool call as the loop handles it: `refused` says why its input was dropped. */
+type PendingCall = ToolCall & { refused?: string };
 
 /** Running figures of a run; reported after every model call so usage survives a crash. */
 export interface RunTotals {
@@ -174,7 +185,7 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
     totals.iterations++;
 
     const blocks: AssistantBlock[] = [];
-    const calls: ToolCall[] = [];
+    const calls: PendingCall[] = [];
     let callUsage = emptyUsage();
     let failure: ProviderError | null = null;
     const appendText = (delta: string) => {
@@ -203,8 +214,10 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
         text += part.text;
         emit({ event: "text", data: { text: part.text } });
       } else if (part.type === "tool-call") {
-        calls.push({ id: part.id, name: part.name, input: part.input });
-        blocks.push({ type: "tool_call", id: part.id, name: part.name, input: part.input });
+        const bounds = checkJsonBounds(part.input, TOOL_INPUT_LIMITS);
+        const input = bounds.ok ? part.input : {};
+        calls.push({ id: part.id, name: part.name, input, refused: bounds.ok ? undefined : bounds.message });
+        blocks.push({ type: "tool_call", id: part.id, name: part.name, input });
       } else if (part.type === "finish") {
         callUsage = part.usage;
       } else if (part.type === "error") {
@@ -289,11 +302,12 @@ async function runToolCalls(
 
 /** Runs one tool call: validates its input, enforces its time limit, and turns failures into error results. */
 async function executeTool(
-  call: ToolCall,
+  call: PendingCall,
   tool: ToolDefinition<any> | undefined,
   options: RunOptions,
 ): Promise<{ output: string; isError: boolean }> {
   if (!tool) return { output: `Unknown tool "${call.name}". Use only the tools you were given.`, isError: true };
+  if (call.refused) return { output: `The tool input was refused: ${call.refused} Send a smaller, flatter input.`, isError: true };
   if (typeof call.input === "string") {
     return { output: `The tool input was not valid JSON: ${call.input.slice(0, 200)}`, isError: true };
   }

@@ -124,12 +124,15 @@ function bodyCases(op: Operation, url: string): Case[] {
   for (const v of [null, [], "text", 42, true, [valid]]) add(`body ${JSON.stringify(v)}`, { body: v });
   for (const raw of ["{", '{"a":1,}', "{'a':1}", "\u0000", "[", "nul", `${JSON.stringify(valid)}garbage`, '{"a":"\\ud800"'])
     add(`raw ${JSON.stringify(raw).slice(0, 20)}`, { raw, headers: { "content-type": "application/json" } });
-  add("deep object 1000", { raw: nested(1000, false), headers: { "content-type": "application/json" } });
-  add("deep array 1000", { raw: nested(1000, true), headers: { "content-type": "application/json" } });
-  add("deep property 1000", {
-    raw: JSON.stringify({ ...valid, zz: 0 }).replace('"zz":0', `"zz":${nested(1000, false)}`),
-    headers: { "content-type": "application/json" },
-  });
+  // 1,000 and 20,000 levels (20,000 is about 100 KB: under the body limit, past any recursion).
+  for (const depth of [1000, 20_000]) {
+    add(`deep object ${depth}`, { raw: nested(depth, false), headers: { "content-type": "application/json" } });
+    add(`deep array ${depth}`, { raw: nested(depth, true), headers: { "content-type": "application/json" } });
+    add(`deep property ${depth}`, {
+      raw: JSON.stringify({ ...valid, zz: 0 }).replace('"zz":0', `"zz":${nested(depth, false)}`),
+      headers: { "content-type": "application/json" },
+    });
+  }
   add("10 MB body", { raw: `{"x":"${TEN_MB}"}`, headers: { "content-type": "application/json" } });
   add("text/plain body", { raw: JSON.stringify(valid), headers: { "content-type": "text/plain" } });
   add("form body", { raw: "a=1&b=2", headers: { "content-type": "application/x-www-form-urlencoded" } });
@@ -194,6 +197,38 @@ function queryCases(op: Operation, base: string): Case[] {
   return cases;
 }
 
+/**
+ * Paths of the free-form JSON fields of a schema: no type at all, or an object whose values may
+ * be anything (a record of unknown). Their content is the client's own, so nesting bounds are all
+ * that stands between a 25 KB body and a stack overflow wherever it is next serialised.
+ */
+function freeFormPaths(schema: any, path: string[] = []): string[][] {
+  if (!schema || typeof schema !== "object") return [];
+  const values = schema.additionalProperties;
+  const anyValues = values === undefined || values === true || (typeof values === "object" && Object.keys(values).length === 0);
+  const untyped = !schema.type && !schema.anyOf && !schema.oneOf && !schema.enum && !schema.properties && !schema.const;
+  const out: string[][] = [];
+  if (path.length > 0 && (untyped || (schema.type === "object" && !schema.properties && anyValues))) out.push(path);
+  for (const [name, inner] of Object.entries<any>(schema.properties ?? {})) out.push(...freeFormPaths(inner, [...path, name]));
+  if (schema.items) out.push(...freeFormPaths(schema.items, [...path, "0"]));
+  for (const inner of schema.anyOf ?? schema.oneOf ?? []) out.push(...freeFormPaths(inner, path));
+  return out;
+}
+
+/** `body` with `marker` placed at `path` (creating what is missing on the way). */
+function withValueAt(body: Record<string, unknown>, path: string[], marker: string): Record<string, unknown> {
+  const copy = structuredClone(body ?? {});
+  let node: any = copy;
+  path.forEach((key, i) => {
+    if (i === path.length - 1) node[key] = marker;
+    else {
+      node[key] ??= /^\d+$/.test(path[i + 1]) ? [] : {};
+      node = node[key];
+    }
+  });
+  return copy;
+}
+
 describe("bad input fuzzing", () => {
   it("answers every invalid variant with a 4xx envelope, in time, and changes no row", async () => {
     const ids: Record<string, string> = {
@@ -251,6 +286,83 @@ describe("bad input fuzzing", () => {
       `fuzz: ${n} invalid requests over ${new Set(cases.map((c) => `${c.op.method} ${c.op.path}`)).size} routes, all 4xx envelopes, row counts of ${Object.keys(before).length} tables unchanged`,
     );
   }, 120_000);
+
+  it("documents every path parameter as an id, so a hostile segment is refused before use", async () => {
+    const doc = (await env.h.request("GET", "/openapi.json")).body;
+    const loose: string[] = [];
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const op of Object.values<any>(item)) {
+        for (const p of (op.parameters ?? []).filter((x: any) => x.in === "path")) {
+          if (p.schema?.pattern !== "^[A-Za-z0-9_]{1,64}$") loose.push(`${path} ${p.name}`);
+        }
+      }
+    }
+    expect([...new Set(loose)]).toEqual([]);
+    const traversal = await env.call("DELETE", `/v1/orgs/${w.orgId}/api-keys/..%2F..%2F${w.orgId}`, { cookie: w.owner.cookie });
+    expect(traversal.status).toBe(400);
+    expect(traversal.body.error.param).toBe("keyId");
+  });
+
+  it("refuses deep nesting in every free-form JSON field with a 400 naming the field", async () => {
+    const ids: Record<string, string> = { orgId: w.orgId, agentId: w.agentId, skillId: w.skillId };
+    const wrong: string[] = [];
+    const fields: string[] = [];
+    const before = await rowCounts(env);
+    for (const op of ops.filter((o) => o.body)) {
+      const url = op.path.replace(/\{(\w+)\}/g, (_, name) => ids[name] ?? `unknown_${name}`);
+      for (const path of freeFormPaths(op.body)) {
+        const param = path.join(".");
+        fields.push(`${op.method} ${op.path} ${param}`);
+        // 5,000 levels is about 25 KB, far under the body limit; 100 levels is a few hundred bytes.
+        for (const depth of [5_000, 100]) {
+          for (const array of [false, true]) {
+            const raw = JSON.stringify(withValueAt(sampleOf(op.body), path, "__DEEP__")).replace('"__DEEP__"', `{"k":${nested(depth, array)}}`);
+            const res = await env.call(op.method, url, { cookie: w.owner.cookie, raw, headers: { "content-type": "application/json" } });
+            if (res.status !== 400 || !isEnvelope(res.body) || !String(res.body.error.param ?? "").startsWith(param)) {
+              wrong.push(`${op.method} ${op.path} ${param} depth ${depth}${array ? " (arrays)" : ""} -> ${res.status} ${res.text.slice(0, 160)}`);
+            }
+          }
+        }
+      }
+    }
+    expect(fields.length).toBeGreaterThanOrEqual(2);
+    expect(wrong).toEqual([]);
+    expect(await rowCounts(env)).toEqual(before);
+    console.log(`fuzz free-form: ${fields.length} free-form JSON fields (${fields.join("; ")}), each refused at 100 and 5,000 levels`);
+  });
+
+  it("refuses SKILL.md front matter that is nested deeply or too large, naming frontMatter", async () => {
+    const markdownOps = ops.filter((o) => o.mediaTypes.includes("text/markdown"));
+    expect(markdownOps.length).toBeGreaterThanOrEqual(2);
+    const frontMatters = [
+      `name: deep-one\ndescription: d\nextra: ${"[".repeat(5_000)}${"]".repeat(5_000)}`,
+      `name: deep-two\ndescription: d\nextra: ${"{a: ".repeat(60)}1${"}".repeat(60)}`,
+      `name: deep-three\ndescription: d\n${Array.from({ length: 60 }, (_, i) => `${" ".repeat(i * 2)}k${i}:`).join("\n")} 1`,
+      `name: big\ndescription: d\nextra: "${"x".repeat(40_000)}"`,
+    ];
+    const wrong: string[] = [];
+    for (const op of markdownOps) {
+      const url = op.path.replace("{orgId}", w.orgId).replace("{skillId}", w.skillId);
+      for (const fm of frontMatters) {
+        const res = await env.call(op.method, url, { cookie: w.owner.cookie, raw: `---\n${fm}\n---\n# Body\n`, headers: { "content-type": "text/markdown" } });
+        if (res.status !== 400 || res.body?.error?.param !== "frontMatter") wrong.push(`${op.method} ${op.path} ${fm.slice(0, 40)} -> ${res.status} ${res.text.slice(0, 160)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("drops a model's deeply nested tool input: the run goes on and the conversation stays readable", async () => {
+    env.model.enqueue({ toolCalls: [{ id: "toolu_deep", name: "memory_write", input: null, rawInput: nested(5_000, false) }] }, { text: "recovered" });
+    const res = await env.call("POST", `/v1/agent/${w.agentId}/chat`, { cookie: w.owner.cookie, body: { message: "nest", stream: false } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ text: "recovered", stopReason: "end_turn", toolCalls: 1 });
+    const result = res.body.events.find((e: any) => e.event === "tool_result");
+    expect(result.data).toMatchObject({ id: "toolu_deep", isError: true });
+    expect(result.data.output).toMatch(/Nested more than 64 levels/);
+    const conversation = await env.call("GET", `/v1/orgs/${w.orgId}/agents/${w.agentId}/conversations/${res.body.conversationId}`, { cookie: w.owner.cookie });
+    expect(conversation.status).toBe(200);
+    expect(conversation.body.messages).toHaveLength(4);
+  });
 
   it("stores or refuses in-range unicode edge cases, never with a 5xx", async () => {
     const wrong: string[] = [];

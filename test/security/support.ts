@@ -3,6 +3,7 @@
  * provider/Stripe secrets, a request wrapper that records every answer (for the leak scan), an
  * org populated with one of everything, the OpenAPI operations, and database snapshots.
  */
+import { appTables } from "../helpers/tables";
 import { createHash } from "node:crypto";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeModelServer } from "../fakes/model-script";
@@ -67,7 +68,7 @@ export async function startSecurityEnv(env: Record<string, string> = {}): Promis
     });
     const res = await Promise.race([h.request(method, path, options), timeout]).finally(() => clearTimeout(timer));
     const headers = [...res.headers].filter(([name]) => name !== "set-cookie").map(([n, v]) => `${n}: ${v}`);
-    const keyCreated = method === "POST" && /\/api-keys$/.test(path) && res.status === 201;
+    const keyCreated = method === "POST" && /\/api-keys$/.test(path) && res.status === 201 && typeof res.body?.key === "string";
     if (keyCreated) {
       // The one legitimate place a full key appears; it joins the secrets instead.
       secrets.add(res.body.key);
@@ -243,6 +244,8 @@ export interface Operation {
   /** JSON body schema (refs resolved), when the operation takes JSON. */
   body: any | null;
   bodyRequired: boolean;
+  /** Media types the request body may have (application/json, text/markdown, ...). */
+  mediaTypes: string[];
 }
 
 /** Reads every operation from the gateway's own OpenAPI document. */
@@ -266,6 +269,7 @@ export async function loadOperations(env: SecurityEnv): Promise<Operation[]> {
         query: params.filter((p) => p.in === "query").map((p) => ({ name: p.name, required: !!p.required, schema: resolve(p.schema) })),
         body: json ? resolve(json) : null,
         bodyRequired: !!op.requestBody?.required,
+        mediaTypes: Object.keys(op.requestBody?.content ?? {}),
       });
     }
   }
@@ -312,7 +316,7 @@ export function sampleOf(schema: any, key = "", all = false): any {
 /** Rows of every table that belong to `orgId` (by org_id, or the org row itself), as sorted JSON. */
 export async function snapshotOrg(env: SecurityEnv, orgId: string): Promise<Record<string, string[]>> {
   const db = env.h.services.db.kysely;
-  const tables = await db.introspection.getTables();
+  const tables = await appTables(db);
   const out: Record<string, string[]> = {};
   for (const table of tables) {
     const columns = table.columns.map((c) => c.name);
@@ -332,7 +336,7 @@ export async function snapshotOrg(env: SecurityEnv, orgId: string): Promise<Reco
 export async function rowCounts(env: SecurityEnv): Promise<Record<string, number>> {
   const db = env.h.services.db.kysely;
   const out: Record<string, number> = {};
-  for (const table of await db.introspection.getTables()) {
+  for (const table of await appTables(db)) {
     const row = await db
       .selectFrom(table.name as any)
       .select((eb) => eb.fn.countAll<number>().as("n"))

@@ -2,13 +2,10 @@ import type { Context } from "hono";
 import type { AppEnv } from "../../http/context";
 import { type ApiApp, type ApiResult, callApi } from "../api";
 import { loadViewer, setFlash } from "../context";
+import { redirectTo, sameSitePath } from "../redirect";
 import { type Dashboard, field } from "../page";
 import { ErrorNote, Layout, PublicLayout } from "../ui";
 
-/** Only paths of this site are followed after login (an open redirect would help phishing). */
-function safeNext(value: string | undefined): string {
-  return value?.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/";
-}
 
 /** The API set the session cookie on its response; the browser gets it on ours. */
 function passCookies(c: Context<AppEnv>, result: ApiResult): void {
@@ -79,18 +76,19 @@ export function registerAccountPages(app: Dashboard, api: ApiApp) {
     const viewer = await loadViewer(api, c);
     if (viewer instanceof Response) return viewer;
     const first = viewer.orgs[0];
-    return c.redirect(first ? `/orgs/${first.id}/agents` : "/orgs/new", 303);
+    return redirectTo(c, first ? `/orgs/${first.id}/agents` : "/orgs/new");
   });
 
-  app.get("/login", (c) => c.html(<LoginForm next={safeNext(c.req.query("next"))} />));
+  // Only paths of this site are followed after login (an open redirect would help phishing).
+  app.get("/login", (c) => c.html(<LoginForm next={sameSitePath(c, c.req.query("next") ?? "/")} />));
   app.post("/login", async (c) => {
     const form = await c.req.parseBody();
-    const next = safeNext(field(form, "next"));
+    const next = sameSitePath(c, field(form, "next") || "/");
     const email = field(form, "email");
     const result = await callApi(api, c, "POST", "/v1/auth/login", { body: { email, password: field(form, "password") } });
     if (!result.ok) return c.html(<LoginForm next={next} email={email} error={result.error?.message} />, result.status as 401);
     passCookies(c, result);
-    return c.redirect(next, 303);
+    return redirectTo(c, next);
   });
 
   app.get("/signup", (c) => c.html(<SignupForm />));
@@ -104,13 +102,13 @@ export function registerAccountPages(app: Dashboard, api: ApiApp) {
     if (!result.ok) return c.html(<SignupForm values={values} error={result.error?.message} />, result.status as 400);
     passCookies(c, result);
     setFlash(c, { kind: "ok", text: "Welcome! Create your first agent." });
-    return c.redirect(`/orgs/${result.body.org.id}/agents`, 303);
+    return redirectTo(c, `/orgs/${result.body.org.id}/agents`);
   });
 
   app.post("/logout", async (c) => {
     const result = await callApi(api, c, "POST", "/v1/auth/logout");
     passCookies(c, result);
-    return c.redirect("/login", 303);
+    return redirectTo(c, "/login");
   });
 
   const NewOrg = (props: { viewer: Exclude<Awaited<ReturnType<typeof loadViewer>>, Response>; name?: string; error?: string }) => (
@@ -133,7 +131,7 @@ export function registerAccountPages(app: Dashboard, api: ApiApp) {
     if (viewer instanceof Response) return viewer;
     return c.html(<NewOrg viewer={viewer} />);
   });
-  app.get("/orgs", (c) => c.redirect("/", 303));
+  app.get("/orgs", (c) => redirectTo(c, "/"));
   app.post("/orgs", async (c) => {
     const viewer = await loadViewer(api, c);
     if (viewer instanceof Response) return viewer;
@@ -141,6 +139,6 @@ export function registerAccountPages(app: Dashboard, api: ApiApp) {
     const result = await callApi(api, c, "POST", "/v1/orgs", { body: { name } });
     if (!result.ok) return c.html(<NewOrg viewer={viewer} name={name} error={result.error?.message} />, result.status as 400);
     setFlash(c, { kind: "ok", text: `Created ${result.body.name}.` });
-    return c.redirect(`/orgs/${result.body.id}/agents`, 303);
+    return redirectTo(c, `/orgs/${result.body.id}/agents`);
   });
 }

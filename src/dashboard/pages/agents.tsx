@@ -3,6 +3,7 @@ import { planOfOrg } from "../../features/agents/serialize";
 import type { AppEnv } from "../../http/context";
 import { TOOL_NAMES, TOOL_TIERS, unavailableTools } from "../../runtime/tools/names";
 import { type ApiApp, callApi } from "../api";
+import { redirectTo } from "../redirect";
 import type { OrgView } from "../context";
 import { type Dashboard, apiErrorPage, apiFailure, done, failed, field, fields, orgPage } from "../page";
 import { ConfirmButton, ErrorNote, Layout } from "../ui";
@@ -141,7 +142,7 @@ function AgentForm(props: {
 
 /** Agents: list, create, edit (with skills), delete. */
 export function registerAgentPages(app: Dashboard, api: ApiApp) {
-  app.get("/orgs/:orgId", (c) => c.redirect(`/orgs/${c.req.param("orgId")}/agents`, 303));
+  app.get("/orgs/:orgId", (c) => redirectTo(c, `/orgs/${c.req.param("orgId")}/agents`));
 
   app.get(
     "/orgs/:orgId/agents",

@@ -1,4 +1,5 @@
 import { type ApiApp, callApi } from "../api";
+import { redirectOffSite } from "../redirect";
 import { type Dashboard, apiErrorPage, apiFailure, failed, field, orgPage } from "../page";
 import { Layout, fmt } from "../ui";
 
@@ -93,7 +94,7 @@ export function registerBillingPages(app: Dashboard, api: ApiApp) {
       const plan = field(await c.req.parseBody(), "plan");
       const result = await callApi(api, c, "POST", `/v1/orgs/${view.org.id}/billing/checkout`, { body: { plan, successUrl: page, cancelUrl: page } });
       if (!result.ok) return apiFailure(c, view, result) ?? failed(c, `/orgs/${view.org.id}/billing`, result);
-      return c.redirect(result.body.url, 303);
+      return redirectOffSite(c, result.body.url, `/orgs/${view.org.id}/billing`);
     }),
   );
   app.post(
@@ -102,7 +103,7 @@ export function registerBillingPages(app: Dashboard, api: ApiApp) {
       const page = new URL(`/orgs/${view.org.id}/billing`, c.var.services.config.publicUrl).toString();
       const result = await callApi(api, c, "POST", `/v1/orgs/${view.org.id}/billing/portal`, { body: { returnUrl: page } });
       if (!result.ok) return apiFailure(c, view, result) ?? failed(c, `/orgs/${view.org.id}/billing`, result);
-      return c.redirect(result.body.url, 303);
+      return redirectOffSite(c, result.body.url, `/orgs/${view.org.id}/billing`);
     }),
   );
 }

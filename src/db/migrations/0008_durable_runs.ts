@@ -71,16 +71,20 @@ export async function up(db: Kysely<any>, dialect: "sqlite" | "postgres"): Promi
     await sql.raw("alter table runs alter column created_at set not null").execute(db);
     await sql.raw("drop index if exists runs_status_idx").execute(db);
   }
-  // The sweep looks for live runs whose lease lapsed, the dispatcher for the oldest queued runs.
+  // The sweep looks for live runs whose lease lapsed, the dispatcher for the oldest queued runs;
+  // lists go by org (and agent or conversation) newest first. (org_id, agent_id, created_at)
+  // serves what 0007's (org_id, agent_id) did; the rebuild above dropped 0007's indexes on SQLite.
+  await sql.raw("drop index if exists runs_org_agent_idx").execute(db);
   await db.schema.createIndex("runs_status_lease_idx").on("runs").columns(["status", "lease_expires_at"]).execute();
   await db.schema.createIndex("runs_org_created_idx").on("runs").columns(["org_id", "created_at", "id"]).execute();
   await db.schema.createIndex("runs_org_agent_created_idx").on("runs").columns(["org_id", "agent_id", "created_at"]).execute();
-  await db.schema.createIndex("runs_org_conversation_idx").on("runs").columns(["org_id", "conversation_id"]).execute();
+  await db.schema.createIndex("runs_org_conversation_idx").ifNotExists().on("runs").columns(["org_id", "conversation_id"]).execute();
   await db.schema.createIndex("runs_ended_idx").on("runs").columns(["ended_at"]).execute();
 
   await db.schema
     .createTable("run_events")
-    .addColumn("run_id", "text", (c) => c.notNull())
+    // A run's log goes with it (deleting an agent or a conversation deletes its runs).
+    .addColumn("run_id", "text", (c) => c.notNull().references("runs.id").onDelete("cascade"))
     .addColumn("seq", "integer", (c) => c.notNull())
     .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id").onDelete("cascade"))
     .addColumn("event", "text", (c) => c.notNull())

@@ -5,6 +5,7 @@ import * as m0003 from "./0003_runs_usage_memory";
 import * as m0004 from "./0004_billing";
 import * as m0005 from "./0005_domains";
 import * as m0006mc from "./0006_mcp_channels";
+import * as m0007di from "./0007_deletion_indexes";
 import * as m0008 from "./0008_durable_runs";
 
 type Dialect = "sqlite" | "postgres";
@@ -20,6 +21,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0004_billing": m0004,
   "0005_domains": m0005,
   "0006_mcp_channels": m0006mc,
+  "0007_deletion_indexes": m0007di,
   "0008_durable_runs": { up: (db) => m0008.up(db, dialect), down: m0008.down },
 });
 

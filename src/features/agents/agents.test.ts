@@ -173,7 +173,7 @@ describe("agents", () => {
     expect((await h.request("PATCH", `/v1/orgs/${a.orgId}/agents/ag_missing`, { cookie: a.cookie, body: {} })).status).toBe(404);
   });
 
-  it("DELETE removes the agent with its memory, conversations and skill links; usage records and runs stay", async () => {
+  it("DELETE removes the agent with its memory, conversations, skill links and runs; usage records stay", async () => {
     const agent = await create(a);
     const other = await create(a, { ...seed, name: "Survivor" });
     const db = h.services.db.kysely;
@@ -278,7 +278,7 @@ describe("agents", () => {
     }
     expect(await db.selectFrom("messages").select("id").where("conversation_id", "=", "conv_t1").execute()).toEqual([]);
     expect(await count("usage_records", agent.id)).toBe(1);
-    expect(await count("runs", agent.id)).toBe(1);
+    expect(await count("runs", agent.id)).toBe(0);
     // The other agent's data is untouched.
     for (const table of ["conversations", "memory_notes", "memory_history"] as const) expect(await count(table, other.id), table).toBe(1);
     expect(await db.selectFrom("messages").select("id").where("conversation_id", "=", "conv_t2").execute()).toHaveLength(1);

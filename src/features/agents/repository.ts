@@ -1,11 +1,19 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AgentsTable, Database } from "../../db/schema";
+import { lockOrg } from "../orgs/repository";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
 /** One agent of an org (every query is scoped by org: another org's id is simply not found). */
 export function findAgent(db: Executor, orgId: string, agentId: string): Promise<AgentsTable | undefined> {
   return db.selectFrom("agents").selectAll().where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
+}
+
+/** Which of `agentIds` are agents of the org. */
+export async function existingAgentIds(db: Executor, orgId: string, agentIds: readonly string[]): Promise<Set<string>> {
+  if (agentIds.length === 0) return new Set();
+  const rows = await db.selectFrom("agents").select("id").where("org_id", "=", orgId).where("id", "in", [...agentIds]).execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 /** A page of the org's agents, newest first; `agentIds` limits it to those (a restricted key's view). */
@@ -28,16 +36,11 @@ export async function listAgents(
 
 /**
  * Inserts an agent unless the org already has `maxAgents` (null = no cap). Count and insert run
- * in one transaction after a no-op update of the org row: on PostgreSQL that takes the row lock,
- * so two concurrent creates cannot both pass the count; SQLite serializes writers anyway.
+ * in one transaction under the org row's lock, so two concurrent creates cannot both pass the count.
  */
 export function insertAgentWithinLimit(db: Kysely<Database>, agent: AgentsTable, maxAgents: number | null): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    await trx
-      .updateTable("orgs")
-      .set((eb) => ({ updated_at: eb.ref("updated_at") }))
-      .where("id", "=", agent.org_id)
-      .execute();
+    await lockOrg(trx, agent.org_id);
     if (maxAgents !== null) {
       const row = await trx
         .selectFrom("agents")
@@ -75,14 +78,16 @@ export async function updateAgent(
 
 /**
  * Deletes an agent and everything hanging off it: skill links, memory notes and history,
- * conversations and their messages. Foreign keys would cascade too, but deleting explicitly in
- * one transaction keeps it correct on both dialects whatever the constraints. Runs and usage records stay:
- * they are billing history. False when the org has no such agent.
+ * conversations and their messages, its runs. Foreign keys would cascade too, but deleting
+ * explicitly in one transaction keeps it correct on both dialects whatever the constraints.
+ * Usage records (and their daily rollup) stay: they are billing history. False when the org has
+ * no such agent.
  */
 export function deleteAgent(db: Kysely<Database>, orgId: string, agentId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const conversations = trx.selectFrom("conversations").select("id").where("org_id", "=", orgId).where("agent_id", "=", agentId);
-    await trx.deleteFrom("messages").where("conversation_id", "in", conversations).execute();
+    await trx.deleteFrom("messages").where("org_id", "=", orgId).where("conversation_id", "in", conversations).execute();
+    await trx.deleteFrom("runs").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("conversations").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("memory_notes").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("memory_history").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();

@@ -67,7 +67,7 @@ const deleteAgentRoute = createRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}",
   tags,
-  summary: "Delete an agent with its memory, conversations and skill links (usage records stay)",
+  summary: "Delete an agent with its memory, conversations, skill links and runs (usage records stay)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentParams },
   responses: { 204: { description: "Deleted" }, ...commonErrors },

@@ -1,10 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { OrgIdParam } from "../../http/openapi";
+import { OrgIdParam, PathId, jsonWithin } from "../../http/openapi";
 import { TOOL_NAMES, isToolName } from "../../runtime/tools/names";
 
 /** Limits of an agent's `metadata`: the user's own small JSON object, not a document store. */
 export const METADATA_MAX_KEYS = 50;
 export const METADATA_MAX_BYTES = 16 * 1024;
+/** Levels of nesting, the object itself included. */
+export const METADATA_MAX_DEPTH = 20;
 
 const Name = z.string().trim().min(1).max(100);
 const Description = z.string().max(1000).nullable();
@@ -20,11 +22,11 @@ const Metadata = z
   .record(z.string().min(1).max(100), z.unknown())
   .superRefine((value, ctx) => {
     if (Object.keys(value).length > METADATA_MAX_KEYS) ctx.addIssue({ code: "custom", message: `At most ${METADATA_MAX_KEYS} keys.` });
-    else if (new TextEncoder().encode(JSON.stringify(value)).length > METADATA_MAX_BYTES) {
-      ctx.addIssue({ code: "custom", message: `At most ${METADATA_MAX_BYTES} bytes as JSON.` });
-    }
+    else jsonWithin({ maxDepth: METADATA_MAX_DEPTH, maxBytes: METADATA_MAX_BYTES })(value, ctx);
   })
-  .openapi({ description: `Your own JSON object (at most ${METADATA_MAX_KEYS} keys, ${METADATA_MAX_BYTES / 1024} KB)` });
+  .openapi({
+    description: `Your own JSON object (at most ${METADATA_MAX_KEYS} keys, ${METADATA_MAX_BYTES / 1024} KB, nested at most ${METADATA_MAX_DEPTH} levels)`,
+  });
 
 export const CreateAgentBody = z
   .strictObject({
@@ -77,10 +79,6 @@ export const AgentSchema = z
   })
   .openapi("Agent");
 
-export const AgentIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ param: { name: "agentId", in: "path" }, example: "ag_4f9Kq2" });
+export const AgentIdParam = PathId("agentId", "ag_4f9Kq2");
 
 export const AgentParams = z.object({ orgId: OrgIdParam, agentId: AgentIdParam });

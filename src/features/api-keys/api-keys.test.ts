@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Account, type Harness, createHarness } from "../../../test/helpers/harness";
 import { generateApiKey, isWellFormedApiKey, sha256Hex } from "./key-format";
 
@@ -83,13 +84,11 @@ describe("API keys", () => {
     expect(revoked.body.error.message).toMatch(/revoked/);
     expect(revoked.text).not.toContain(key);
 
-    const expiring = await h.createKey(a, { scopes: ["read"], expiresAt: new Date(Date.now() + 60_000).toISOString() });
-    await h.services.db.kysely
-      .updateTable("api_keys")
-      .set({ expires_at: Date.now() - 1 })
-      .where("id", "=", expiring.id)
-      .execute();
-    h.services.apiKeys.invalidate();
+    // A key that expires while its lookup is cached is refused from that moment on.
+    const expiresAt = Date.now() + 1_000;
+    const expiring = await h.createKey(a, { scopes: ["read"], expiresAt: new Date(expiresAt).toISOString() });
+    expect((await h.request("GET", `/v1/orgs/${a.orgId}`, { key: expiring.key })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20));
     expect((await h.request("GET", `/v1/orgs/${a.orgId}`, { key: expiring.key })).body.error.message).toMatch(/expired/);
 
     const fresh = generateApiKey();
@@ -136,11 +135,14 @@ describe("API keys", () => {
     const admin = await h.createKey(a, { scopes: ["admin"] });
     const minted = await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { key: admin.key, body: { scopes: ["read", "chat"] } });
     expect(minted.status).toBe(201);
-    const restricted = await h.createKey(a, { scopes: ["admin"], agentIds: ["ag_1"] });
-    const escalate = await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { key: restricted.key, body: { agentIds: ["ag_2"] } });
-    expect(escalate.status).toBe(403);
-    const inherit = await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { key: restricted.key, body: {} });
-    expect(inherit.body.agentIds).toEqual(["ag_1"]);
+    // Keys are org-wide: a key restricted to some agents manages none, whatever its scopes.
+    const [first, second] = [await insertAgentRow(h, a.orgId), await insertAgentRow(h, a.orgId)];
+    const restricted = await h.createKey(a, { scopes: ["admin"], agentIds: [first] });
+    for (const body of [{ agentIds: [second] }, { agentIds: [first] }, {}]) {
+      const minted = await h.request("POST", `/v1/orgs/${a.orgId}/api-keys`, { key: restricted.key, body });
+      expect(minted.status).toBe(403);
+      expect(minted.body.error.message).toMatch(/restricted to some agents/);
+    }
   });
 
   it("org B cannot list or revoke org A's keys", async () => {

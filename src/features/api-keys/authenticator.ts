@@ -1,15 +1,24 @@
 import type { Kysely } from "kysely";
 import type { ApiKeysTable, Database } from "../../db/schema";
+import { EVERYTHING, type InvalidationBus } from "../../lib/invalidation";
 import type { Logger } from "../../lib/logger";
 import { findApiKeyByHash, touchApiKeys } from "./repository";
 import { isWellFormedApiKey, sha256Hex } from "./key-format";
 
 export type KeyCheck = { ok: true; key: ApiKeysTable } | { ok: false; reason: "malformed" | "unknown" | "revoked" | "expired" };
 
+/** Invalidation channel of key lookups; subjects are `key:<id>`, `org:<id>` or everything. */
+export const API_KEY_INVALIDATION_CHANNEL = "openpaw:api-keys:invalidate";
+
+/** What an invalidation is about: one key (revoked) or every key of an org (deleted). */
+export type KeyChange = { keyId: string } | { orgId: string };
+
 /**
- * Resolves presented API keys to their records. Lookups are cached for `cacheTtlMs` (short, so a
- * revocation on another replica takes effect within it) and `lastUsedAt` is buffered in memory
- * and written in batches, so authenticating costs no database write per request.
+ * Resolves presented API keys to their records. Lookups are cached; every change that affects a
+ * key (its revocation, its org's deletion) invalidates the cache on every replica through the
+ * invalidation bus, and entries live at most `cacheTtlMs` (short) for when a message is lost.
+ * `lastUsedAt` is buffered in memory and written in batches, so authenticating costs no database
+ * write per request.
  */
 export class ApiKeyAuthenticator {
   private cache = new Map<string, { key: ApiKeysTable | undefined; at: number }>();
@@ -19,11 +28,14 @@ export class ApiKeyAuthenticator {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly logger: Logger,
+    private readonly bus: InvalidationBus,
     private readonly options: { cacheTtlMs: number; flushIntervalMs: number; now?: () => number } = {
       cacheTtlMs: 500,
       flushIntervalMs: 15_000,
     },
-  ) {}
+  ) {
+    bus.listen(API_KEY_INVALIDATION_CHANNEL, (subject) => this.dropLocal(subject));
+  }
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
@@ -50,9 +62,23 @@ export class ApiKeyAuthenticator {
     return { ok: true, key };
   }
 
-  /** Forgets cached lookups (after a revocation on this replica). */
-  invalidate(): void {
-    this.cache.clear();
+  /** Forgets cached lookups of a changed key or org, here and on the other replicas. Call after the change is committed. */
+  invalidate(change: KeyChange): void {
+    this.bus.publish(API_KEY_INVALIDATION_CHANNEL, "keyId" in change ? `key:${change.keyId}` : `org:${change.orgId}`);
+  }
+
+  private dropLocal(subject: string): void {
+    if (subject === EVERYTHING) {
+      this.cache.clear();
+      return;
+    }
+    const colon = subject.indexOf(":");
+    const kind = subject.slice(0, colon);
+    const id = subject.slice(colon + 1);
+    for (const [hash, entry] of this.cache) {
+      // Unknown keys are cached too; one of them may have been created since, so they go as well.
+      if (!entry.key || (kind === "key" ? entry.key.id === id : entry.key.org_id === id)) this.cache.delete(hash);
+    }
   }
 
   /** The buffered last-used time of a key, newer than the database's. */

@@ -29,12 +29,15 @@ export async function revokeApiKey(db: Kysely<Database>, orgId: string, keyId: s
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** The key record for a hash, live or not (the caller decides on revocation and expiry). */
+/**
+ * Cross-tenant on purpose (authentication): the key record for a hash, live or not, whatever its
+ * org; the caller decides on revocation and expiry, and the key then acts for its own org only.
+ */
 export function findApiKeyByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeysTable | undefined> {
   return db.selectFrom("api_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
 }
 
-/** Writes buffered last-used times; only moves them forward. */
+/** Cross-tenant on purpose: writes the buffered last-used times of keys that authenticated (only moves them forward). */
 export async function touchApiKeys(db: Kysely<Database>, lastUsed: Map<string, number>): Promise<void> {
   for (const [id, at] of lastUsed) {
     await db

@@ -1,11 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { ApiKeysTable } from "../../db/schema";
+import type { Kysely } from "kysely";
+import type { ApiKeysTable, Database } from "../../db/schema";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { Scope } from "../../http/context";
-import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { ApiError, errors } from "../../http/errors";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { permissionsOfScopes, requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
+import { existingAgentIds } from "../agents/repository";
 import { generateApiKey, sha256Hex } from "./key-format";
 import { insertApiKey, listApiKeys, revokeApiKey } from "./repository";
 
@@ -69,15 +71,18 @@ const revokeKey = createRoute({
   middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params.extend({
-      keyId: z
-        .string()
-        .min(1)
-        .max(64)
-        .openapi({ param: { name: "keyId", in: "path" } }),
+      keyId: PathId("keyId", "key_4f9Kq2"),
     }),
   },
   responses: { 204: { description: "Revoked" }, ...commonErrors },
 });
+
+/** Every id of `agentIds` must be an agent of the org: 400 naming the first that is not (never saying whose it is). */
+async function requireOwnAgents(db: Kysely<Database>, orgId: string, agentIds: readonly string[]): Promise<void> {
+  const found = await existingAgentIds(db, orgId, agentIds);
+  const index = agentIds.findIndex((id) => !found.has(id));
+  if (index >= 0) throw errors.invalid(`No agent ${agentIds[index]} in this organization.`, `agentIds.${index}`);
+}
 
 function serializeKey(k: ApiKeysTable, lastUsedAt: number | null) {
   return {
@@ -102,18 +107,21 @@ export function apiKeyRoutes() {
     requirePermission(access, "admin");
     const body = c.req.valid("json");
     const now = Date.now();
-    const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : null;
+    const parent = access.principal.kind === "key" ? access.principal : null;
+    // A key never outlives the key that minted it: without expiresAt it inherits the parent's.
+    const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : (parent?.expiresAt ?? null);
     if (expiresAt !== null && expiresAt <= now) throw errors.invalid("expiresAt must be in the future.", "expiresAt");
+    if (parent?.expiresAt != null && expiresAt !== null && expiresAt > parent.expiresAt) {
+      throw new ApiError("permission_error", "A key cannot create a key that expires after itself.", { param: "expiresAt" });
+    }
     // A key may not be given more than its creator may do: a write key cannot mint an admin key.
     const scopes = [...new Set(body.scopes)];
     if ([...permissionsOfScopes(scopes)].some((p) => !access.permissions.has(p))) {
       throw errors.forbidden("A key cannot create a key allowed to do more than itself.");
     }
-    const agentIds = body.agentIds ? [...new Set(body.agentIds)] : access.agentIds;
-    const allowed = access.agentIds;
-    if (allowed && agentIds?.some((id) => !allowed.includes(id))) {
-      throw errors.forbidden("A restricted key cannot create a key for agents outside its own restriction.");
-    }
+    // (A key restricted to some agents never gets here: keys are org-wide, see requireAgentScopedRoute.)
+    const agentIds = body.agentIds ? [...new Set(body.agentIds)] : null;
+    if (body.agentIds) await requireOwnAgents(c.var.services.db.kysely, access.orgId, body.agentIds);
     const secret = generateApiKey();
     const record: ApiKeysTable = {
       id: newId("key"),
@@ -147,7 +155,7 @@ export function apiKeyRoutes() {
     requirePermission(access, "admin");
     const { keyId } = c.req.valid("param");
     if (!(await revokeApiKey(services.db.kysely, access.orgId, keyId, Date.now()))) throw errors.notFound("API key", "keyId");
-    services.apiKeys.invalidate();
+    services.apiKeys.invalidate({ keyId });
     return c.body(null, 204);
   });
 

@@ -87,6 +87,13 @@ const me = createRoute({
   },
 });
 
+/** The user's orgs as this host shows them: on a custom domain, only the domain's org. */
+async function orgsOnHost(c: Context<AppEnv>, userId: string) {
+  const orgs = await listOrgsOfUser(c.var.services.db.kysely, userId);
+  const hostOrgId = c.var.hostOrgId;
+  return hostOrgId ? orgs.filter((o) => o.id === hostOrgId) : orgs;
+}
+
 /** Account routes: signup, login, logout, me. */
 export function authRoutes() {
   const app = createRouter();
@@ -138,8 +145,10 @@ export function authRoutes() {
     decoyHash ??= hashPassword("decoy-password", config.security.passwordHashCost);
     const ok = await verifyPassword(body.password, user?.password_hash ?? (await decoyHash));
     if (!user || !ok) throw errors.unauthenticated("Incorrect email or password.");
+    const orgs = await orgsOnHost(c, user.id);
+    // On a custom domain only its org's members sign in, with the same answer as a wrong password.
+    if (c.var.hostOrgId && orgs.length === 0) throw errors.unauthenticated("Incorrect email or password.");
     await startSession(c, user.id);
-    const orgs = await listOrgsOfUser(db.kysely, user.id);
     return c.json({ user: serializeUser(user), orgs }, 200);
   });
 
@@ -155,7 +164,7 @@ export function authRoutes() {
     const { db } = c.var.services;
     const user = await findUserById(db.kysely, principal.userId);
     if (!user) throw errors.unauthenticated();
-    return c.json({ user: serializeUser(user), orgs: await listOrgsOfUser(db.kysely, user.id) }, 200);
+    return c.json({ user: serializeUser(user), orgs: await orgsOnHost(c, user.id) }, 200);
   });
 
   return app;

@@ -148,6 +148,7 @@ export class BillingService {
     const sub = await stripe.subscriptions.retrieve(subscriptionId);
     const customerId = idOf(sub.customer);
     const db = this.db.kysely;
+    // Cross-tenant on purpose: a Stripe event names a customer, which names the org.
     let org = customerId
       ? await db.selectFrom("orgs").selectAll().where("stripe_customer_id", "=", customerId).executeTakeFirst()
       : undefined;
@@ -221,6 +222,7 @@ export class BillingService {
       .filter((p) => p.overageRate !== null && p.tokenLimit !== null)
       .map((p) => p.id);
     if (overagePlans.length === 0) return 0;
+    // Cross-tenant on purpose (a sweep): every org's counter of the period, each queued under its own org.
     const rows = await this.db.kysely
       .selectFrom("org_quota")
       .innerJoin("orgs", "orgs.id", "org_quota.org_id")
@@ -281,6 +283,7 @@ export class BillingService {
     const stripe = this.stripe;
     if (!stripe) return { sent: 0, failed: 0 };
     const now = Date.now();
+    // Cross-tenant on purpose (a sweep): due meter events of every org, each sent for its own customer.
     const due = await this.db.kysely
       .selectFrom("overage_outbox")
       .selectAll()

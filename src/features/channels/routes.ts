@@ -3,7 +3,7 @@ import { isUniqueViolation } from "../../db";
 import type { ChannelsTable } from "../../db/schema";
 import { orgAccess, requireAuth } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { OrgIdParam, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
+import { OrgIdParam, PathId, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId, randomBase62 } from "../../lib/ids";
 import { MISSING_SECRET_KEY_MESSAGE, encryptSecret, maskSecret } from "../../lib/secrets";
@@ -60,7 +60,7 @@ const TestResult = z
   .openapi("ChannelTestResult");
 
 const Params = z.object({ orgId: OrgIdParam });
-const ChannelParams = Params.extend({ channelId: z.string().min(1).max(64).openapi({ param: { name: "channelId", in: "path" } }) });
+const ChannelParams = Params.extend({ channelId: PathId("channelId") });
 
 const createChannel = createRoute({
   method: "post",

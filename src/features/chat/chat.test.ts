@@ -272,7 +272,8 @@ describe("chat: POST /v1/agent/:agentId/chat", () => {
     expect(stolen.body.error.param).toBe("conversationId");
     const readKey = (await h.createKey(a, { scopes: ["read"] })).key;
     expect((await h.request("POST", `/v1/agent/${agentA}/chat`, { key: readKey, body: { message: "x" } })).status).toBe(403);
-    const restricted = (await h.createKey(a, { scopes: ["chat"], agentIds: ["ag_other"] })).key;
+    // A key's agentIds must be agents of its org: restricted to another agent of A.
+    const restricted = (await h.createKey(a, { scopes: ["chat"], agentIds: [await createAgent(h, a)] })).key;
     expect((await h.request("POST", `/v1/agent/${agentA}/chat`, { key: restricted, body: { message: "x" } })).status).toBe(404);
     for (const [body, param] of [
       [{}, "message"],

@@ -17,6 +17,7 @@ export async function resolveChatAgent(c: Context<AppEnv>, agentId: string, para
   let orgId: string | undefined;
   if (principal.kind === "key") orgId = principal.orgId;
   else {
+    // Cross-tenant on purpose: which of the user's orgs holds the agent (none of the others is revealed).
     const row = await db.kysely
       .selectFrom("agents")
       .innerJoin("memberships", "memberships.org_id", "agents.org_id")

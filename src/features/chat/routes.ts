@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../../http/auth";
 import { ApiError, errorEnvelope, errors } from "../../http/errors";
-import { commonErrors, createRouter, ErrorSchema, jsonBody, jsonResponse } from "../../http/openapi";
+import { ErrorSchema, PathId, commonErrors, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
 import { sseResponse } from "../../http/sse";
 import type { SequencedEvent } from "../../runtime/events";
 import { followRunResponse } from "../runs/follow-response";
@@ -47,7 +47,7 @@ const chat = createRoute({
     "with the run object; follow it at `/v1/orgs/{orgId}/runs/{runId}/events`.",
   middleware: [requireAuth] as const,
   request: {
-    params: z.object({ agentId: z.string().min(1).max(64).openapi({ param: { name: "agentId", in: "path" } }) }),
+    params: z.object({ agentId: PathId("agentId") }),
     body: jsonBody(ChatBody),
   },
   responses: {

@@ -31,6 +31,10 @@ export async function listConversations(db: Kysely<Database>, orgId: string, age
   return { rows, total: Number(count.n) };
 }
 
+/**
+ * Deletes a conversation with everything made of it: its messages, its runs and the HISTORY
+ * entries summarising it. Usage records stay (billing history). False when not found.
+ */
 export async function deleteConversation(db: Kysely<Database>, orgId: string, agentId: string, conversationId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const found = await trx
@@ -42,6 +46,13 @@ export async function deleteConversation(db: Kysely<Database>, orgId: string, ag
       .executeTakeFirst();
     if (!found) return false;
     await trx.deleteFrom("messages").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
+    await trx.deleteFrom("runs").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
+    await trx
+      .deleteFrom("memory_history")
+      .where("org_id", "=", orgId)
+      .where("agent_id", "=", agentId)
+      .where("conversation_id", "=", conversationId)
+      .execute();
     await trx.deleteFrom("conversations").where("org_id", "=", orgId).where("id", "=", conversationId).execute();
     return true;
   });
@@ -80,6 +91,7 @@ export class MessageAppender {
         const row = await this.db
           .selectFrom("messages")
           .select((eb) => eb.fn.max("seq").as("seq"))
+          .where("org_id", "=", this.orgId)
           .where("conversation_id", "=", this.conversationId)
           .executeTakeFirst();
         this.next = Number(row?.seq ?? 0) + 1;

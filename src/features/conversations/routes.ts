@@ -2,16 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { OrgIdParam, PaginationQuery, commonErrors, createRouter, iso, jsonResponse, paginated } from "../../http/openapi";
+import { OrgIdParam, PaginationQuery, PathId, commonErrors, createRouter, iso, jsonResponse, paginated } from "../../http/openapi";
 import { canSeeAgent, requirePermission } from "../../http/permissions";
 import type { Services } from "../../services";
 import { findAgent } from "../agents/repository";
 import { deleteConversation, findConversation, listConversations, loadMessages } from "./repository";
 
 const tags = ["Conversations"];
-const idParam = (name: string) => z.string().min(1).max(64).openapi({ param: { name, in: "path" } });
-const AgentParams = z.object({ orgId: OrgIdParam, agentId: idParam("agentId") });
-const ConversationParams = AgentParams.extend({ conversationId: idParam("conversationId") });
+const AgentParams = z.object({ orgId: OrgIdParam, agentId: PathId("agentId") });
+const ConversationParams = AgentParams.extend({ conversationId: PathId("conversationId") });
 
 const ConversationSchema = z
   .object({ id: z.string(), agentId: z.string(), title: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() })
@@ -50,7 +49,7 @@ const remove = createRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
   tags,
-  summary: "Delete a conversation and its messages (usage records stay)",
+  summary: "Delete a conversation with its messages, runs and HISTORY entries (usage records stay)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: ConversationParams },
   responses: { 204: { description: "Deleted" }, ...commonErrors },

@@ -9,7 +9,7 @@ export function findDomainOfOrg(db: Kysely<Database>, orgId: string): Promise<Cu
   return db.selectFrom("custom_domains").selectAll().where("org_id", "=", orgId).executeTakeFirst();
 }
 
-/** Cross-org: who holds a hostname, for the 409 check (the caller never reveals the holder). */
+/** Cross-tenant on purpose: who holds a hostname, for the 409 check (the caller never reveals the holder). */
 export function findDomainByName(db: Kysely<Database>, domain: string): Promise<CustomDomainsTable | undefined> {
   return db.selectFrom("custom_domains").selectAll().where("domain", "=", domain).executeTakeFirst();
 }
@@ -95,7 +95,7 @@ export async function recordCheck(
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Cross-org, for the sweep: pending domains whose next check is due. */
+/** Cross-tenant on purpose (the sweep): pending domains whose next check is due. */
 export function listDuePending(db: Kysely<Database>, now: number, limit: number): Promise<CustomDomainsTable[]> {
   return db
     .selectFrom("custom_domains")
@@ -107,7 +107,7 @@ export function listDuePending(db: Kysely<Database>, now: number, limit: number)
     .execute();
 }
 
-/** Cross-org, for host routing: every active hostname and its org. */
+/** Cross-tenant on purpose (host routing): every active hostname and its org. */
 export function listActiveDomains(db: Kysely<Database>): Promise<Array<{ domain: string; org_id: string }>> {
   return db.selectFrom("custom_domains").select(["domain", "org_id"]).where("status", "=", "active").execute();
 }

@@ -1,7 +1,7 @@
-import type { Redis } from "ioredis";
 import type { Config } from "../../config";
 import type { Db } from "../../db";
 import type { CustomDomainsTable } from "../../db/schema";
+import type { InvalidationBus } from "../../lib/invalidation";
 import type { Logger } from "../../lib/logger";
 import { ActiveDomainDirectory } from "./directory";
 import { canonicalHost } from "./normalize";
@@ -38,10 +38,10 @@ export class DomainService {
     readonly db: Db,
     readonly config: Config,
     private readonly logger: Logger,
-    redis: Redis | null,
+    bus: InvalidationBus,
   ) {
     this.verifier = new DomainVerifier(config.domains);
-    this.directory = new ActiveDomainDirectory(db.kysely, logger, { redis });
+    this.directory = new ActiveDomainDirectory(db.kysely, bus);
     this.sweeper = new DomainSweeper(this, logger);
     this.publicHost = canonicalHost(new URL(config.publicUrl).host);
   }
@@ -90,13 +90,11 @@ export class DomainService {
   }
 
   start(): void {
-    this.directory.start();
     this.sweeper.start();
   }
 
   async stop(): Promise<void> {
     await this.sweeper.stop();
-    await this.directory.stop();
   }
 }
 

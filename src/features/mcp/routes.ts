@@ -3,7 +3,7 @@ import { isUniqueViolation } from "../../db";
 import type { McpServersTable } from "../../db/schema";
 import { orgAccess, requireAuth } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { OrgIdParam, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
+import { OrgIdParam, PathId, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { MISSING_SECRET_KEY_MESSAGE, encryptSecret, maskSecret } from "../../lib/secrets";
@@ -52,7 +52,7 @@ const TestResult = z
   .openapi("McpServerTestResult");
 
 const Params = z.object({ orgId: OrgIdParam });
-const ServerParams = Params.extend({ serverId: z.string().min(1).max(64).openapi({ param: { name: "serverId", in: "path" } }) });
+const ServerParams = Params.extend({ serverId: PathId("serverId") });
 
 const createServer = createRoute({
   method: "post",

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { canSeeAgent, requirePermission } from "../../http/permissions";
 import type { Services } from "../../services";
 import { agentExists, clearMemory, listHistory, replaceNotes } from "./repository";
@@ -40,11 +40,7 @@ const ReplaceNotesBody = z
 
 const Params = z.object({
   orgId: OrgIdParam,
-  agentId: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "agentId", in: "path" }, example: "ag_4f9Kq2" }),
+  agentId: PathId("agentId", "ag_4f9Kq2"),
 });
 
 const getMemory = createRoute({

@@ -10,6 +10,21 @@ export async function insertOrgWithOwner(db: Executor, org: OrgsTable, ownerUser
   await db.insertInto("memberships").values({ org_id: org.id, user_id: ownerUserId, role: "owner", created_at: org.created_at }).execute();
 }
 
+/**
+ * Takes the org row's lock until the transaction ends (a no-op update: PostgreSQL locks the row,
+ * SQLite serialises writers anyway). Rules that count rows of an org and then write (the last
+ * owner, the plan's agent cap) take it first, so concurrent transactions run them one at a time
+ * and each counts what the others committed; under READ COMMITTED two demotions could otherwise
+ * both see two owners.
+ */
+export async function lockOrg(db: Transaction<Database>, orgId: string): Promise<void> {
+  await db
+    .updateTable("orgs")
+    .set((eb) => ({ updated_at: eb.ref("updated_at") }))
+    .where("id", "=", orgId)
+    .execute();
+}
+
 export function findOrg(db: Executor, orgId: string): Promise<OrgsTable | undefined> {
   return db.selectFrom("orgs").selectAll().where("id", "=", orgId).executeTakeFirst();
 }
@@ -33,7 +48,7 @@ export async function findRole(db: Executor, orgId: string, userId: string): Pro
   return row?.role;
 }
 
-/** The orgs a user belongs to, with the user's role in each. */
+/** Cross-tenant on purpose: the orgs a user belongs to (their memberships), with the user's role in each. */
 export function listOrgsOfUser(db: Executor, userId: string) {
   return db
     .selectFrom("memberships")

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
 import { orgAccess, requireAuth, requireUser } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { Email, OrgSchema } from "../auth/schemas";
@@ -10,16 +10,17 @@ import { findUserByEmail } from "../auth/repository";
 import {
   countOwners,
   deleteMember,
-  deleteOrg,
   findOrg,
   findRole,
   insertMember,
   insertOrgWithOwner,
   listMembers,
+  lockOrg,
   renameOrg,
   updateMemberRole,
 } from "./repository";
 import { serializeOrg } from "./serialize";
+import { deleteOrganization } from "./service";
 
 const tags = ["Organizations"];
 const Role = z.enum(["owner", "admin", "member"]);
@@ -30,11 +31,7 @@ const MemberSchema = z
 const OrgWithRole = OrgSchema.extend({ role: Role.nullable() }).openapi("OrgWithRole");
 const MemberParams = z.object({
   orgId: OrgIdParam,
-  userId: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "userId", in: "path" } }),
+  userId: PathId("userId", "usr_4f9Kq2"),
 });
 
 const createOrg = createRoute({
@@ -71,7 +68,7 @@ const removeOrg = createRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}",
   tags,
-  summary: "Delete an organization and all its data (owners only)",
+  summary: "Delete an organization and all its data (owners only; 409 while a subscription is still billed)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
   responses: { 204: { description: "Deleted" }, ...commonErrors },
@@ -176,7 +173,7 @@ export function orgRoutes() {
   app.openapi(removeOrg, async (c) => {
     const { access } = c.var;
     requirePermission(access, "owner");
-    await deleteOrg(c.var.services.db.kysely, access.orgId);
+    await deleteOrganization(c.var.services, access.orgId);
     return c.body(null, 204);
   });
 
@@ -211,6 +208,7 @@ export function orgRoutes() {
     const { userId } = c.req.valid("param");
     const { role } = c.req.valid("json");
     await db.kysely.transaction().execute(async (trx) => {
+      await lockOrg(trx, access.orgId);
       const current = await findRole(trx, access.orgId, userId);
       if (!current) throw errors.notFound("Member", "userId");
       if (current === "owner" && role !== "owner" && (await countOwners(trx, access.orgId)) <= 1) {
@@ -230,6 +228,7 @@ export function orgRoutes() {
     if (!self) requirePermission(access, "owner");
     const { db } = c.var.services;
     await db.kysely.transaction().execute(async (trx) => {
+      await lockOrg(trx, access.orgId);
       const current = await findRole(trx, access.orgId, userId);
       if (!current) throw errors.notFound("Member", "userId");
       if (current === "owner" && (await countOwners(trx, access.orgId)) <= 1) {

@@ -10,7 +10,7 @@ export const LIVE_STATUSES = ["queued", "running", "requires_action"] as const s
 export const isLive = (status: RunStatus): boolean => (LIVE_STATUSES as readonly string[]).includes(status);
 
 /** The run row's counter columns from the loop's running totals. */
-export function countersOf(totals: RunTotals) {
+function countersOf(totals: RunTotals) {
   return {
     input_tokens: totals.usage.inputTokens,
     output_tokens: totals.usage.outputTokens,
@@ -221,7 +221,7 @@ export function findRunsOfOwners(db: Executor, owners: string[], limit = 100): P
   return db.selectFrom("runs").selectAll().where("status", "=", "running").where("lease_owner", "in", owners).limit(limit).execute();
 }
 
-/** Lease owners of running runs (cross-tenant on purpose: the sweep looks for owners that died). */
+/** Cross-tenant on purpose (the sweep looks for owners that died): lease owners of running runs. */
 export async function runningOwners(db: Executor): Promise<string[]> {
   const rows = await db.selectFrom("runs").select("lease_owner").distinct().where("status", "=", "running").execute();
   return rows.map((r) => r.lease_owner).filter((o): o is string => o !== null);

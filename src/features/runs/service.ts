@@ -248,7 +248,7 @@ export class RunsService {
       const agentIds = key.agent_ids ? (JSON.parse(key.agent_ids) as string[]) : null;
       return {
         orgId: row.org_id,
-        principal: { kind: "key", keyId: key.id, orgId: row.org_id, scopes, agentIds },
+        principal: { kind: "key", keyId: key.id, orgId: row.org_id, scopes, agentIds, expiresAt: key.expires_at },
         role: null,
         permissions: permissionsOfScopes(scopes),
         agentIds,

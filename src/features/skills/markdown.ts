@@ -1,4 +1,9 @@
 import { parse as parseYaml } from "yaml";
+import { checkJsonBounds } from "../../lib/json-bounds";
+
+/** Front matter is a few keys (name, description, ...): bounded so parsing it costs little. */
+export const FRONT_MATTER_MAX_BYTES = 16 * 1024;
+export const FRONT_MATTER_MAX_DEPTH = 20;
 
 /** A SKILL.md that cannot be read; `field` names what is wrong (`frontMatter`, `name`, ...). */
 export class SkillMarkdownError extends Error {
@@ -32,6 +37,9 @@ export function parseSkillMarkdown(text: string): SkillMarkdown {
       "frontMatter",
     );
   }
+  if (new TextEncoder().encode(match[1]).length > FRONT_MATTER_MAX_BYTES) {
+    throw new SkillMarkdownError(`The front matter must be at most ${FRONT_MATTER_MAX_BYTES / 1024} KB.`, "frontMatter");
+  }
   let data: unknown;
   try {
     data = parseYaml(match[1]);
@@ -42,5 +50,9 @@ export function parseSkillMarkdown(text: string): SkillMarkdown {
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new SkillMarkdownError("The front matter must be a YAML mapping (key: value lines).", "frontMatter");
   }
+  // The YAML parser itself gives up on deep nesting with a parse error; what it returns may still
+  // be deep (or cyclic, through aliases), and callers serialise it.
+  const bounds = checkJsonBounds(data, { maxDepth: FRONT_MATTER_MAX_DEPTH, maxBytes: FRONT_MATTER_MAX_BYTES * 4 });
+  if (!bounds.ok) throw new SkillMarkdownError(`The front matter is too complex: ${bounds.message}`, "frontMatter");
   return { frontMatter: data as Record<string, unknown>, content: text.slice(match[0].length).replace(/^\s*\n/, "") };
 }

@@ -140,10 +140,9 @@ async function readSkillBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T,
   return json();
 }
 
-/** Custom skills are org-wide, so a key restricted to some agents may use them but not change them. */
+/** Custom skills are org-wide: a key restricted to some agents reads them but never gets here (requireAgentScopedRoute). */
 function requireSkillWrite(access: OrgAccess): void {
   requirePermission(access, "write");
-  if (access.agentIds) throw errors.forbidden("An API key restricted to some agents cannot change the org's skills.");
 }
 
 function refuseBuiltin(skillId: string): void {

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { OrgIdParam } from "../../http/openapi";
+import { OrgIdParam, PathId } from "../../http/openapi";
 import { AgentIdParam } from "../agents/schemas";
 
 export const SKILL_CONTENT_MAX_BYTES = 100 * 1024;
@@ -64,11 +64,7 @@ export const SkillMarkdownBody = z.string().openapi({
   example: "---\nname: release-notes\ndescription: Write release notes from a list of merged changes\n---\n\n# Release notes\n...",
 });
 
-const SkillIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ param: { name: "skillId", in: "path" }, example: "skl_builtin_web_research" });
+const SkillIdParam = PathId("skillId", "skl_builtin_web_research");
 
 export const SkillParams = z.object({ orgId: OrgIdParam, skillId: SkillIdParam });
 export const AgentSkillParams = z.object({ orgId: OrgIdParam, agentId: AgentIdParam, skillId: SkillIdParam });

@@ -210,6 +210,12 @@ describe("usage records", () => {
   });
 
   it("a key restricted to agents sees only their records; a chat key is refused", async () => {
+    // A key may only name agents of its org: ag_two (whose records were inserted directly) becomes one.
+    const now = Date.now();
+    await h.services.db.kysely
+      .insertInto("agents")
+      .values({ id: "ag_two", org_id: a.orgId, name: "two", description: null, system_prompt: "", model: "claude-sonnet-4-20250514", temperature: 0.7, max_iterations: 25, enabled_tools: "[]", metadata: "{}", created_at: now, updated_at: now })
+      .execute();
     const restricted = await h.createKey(a, { scopes: ["read"], agentIds: ["ag_two"] });
     const res = await list("?limit=200", { key: restricted.key });
     expect(res.status).toBe(200);

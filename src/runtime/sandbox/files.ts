@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { type FileHandle, chown, lstat, mkdir, open, readdir, readlink, realpath, rmdir, unlink } from "node:fs/promises";
+import { type FileHandle, chown, lstat, mkdir, open, readdir, readlink, realpath, rm, rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { displayPath, parseWorkspacePath, workspaceDir, WORKSPACE_MOUNT } from "./paths";
 import { type WorkspaceEntry, WorkspaceError, type WorkspaceFiles, type WorkspaceUsage } from "./types";
@@ -272,6 +272,13 @@ export function createWorkspaceFiles(options: WorkspaceFilesOptions): WorkspaceF
     },
 
     usage: usageOf,
+
+    async removeWorkspace(orgId) {
+      // Under the org's write lock, so no write of the org lands in a directory being removed.
+      // rm does not follow symlinks: one pointing out of the workspace goes, its target stays.
+      const dir = workspaceDir(options.dataDir, orgId);
+      await withLock(orgId, () => rm(dir, { recursive: true, force: true }));
+    },
   };
 }
 

@@ -104,4 +104,6 @@ export interface WorkspaceFiles {
   /** Deletes a file, a symlink (never its target) or an empty directory. */
   delete(orgId: string, path: string): Promise<void>;
   usage(orgId: string): Promise<WorkspaceUsage>;
+  /** Removes the org's whole workspace (its org was deleted). Idempotent. */
+  removeWorkspace(orgId: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { namespacedToolName, sanitizeInputSchema } from "./mcp";
+import { namespacedToolName, resultText, sanitizeInputSchema } from "./mcp";
 import { toJsonSchema } from "./schema";
 import { mcpToolDefinitions } from "./mcp";
 
@@ -35,5 +35,17 @@ describe("MCP tool names and schemas for providers", () => {
     expect(toJsonSchema(tool.input)).toMatchObject(schema);
     expect(tool.input.safeParse({ q: "x", extra: 1 }).success).toBe(true);
     expect(tool.input.safeParse("x").success).toBe(false);
+  });
+
+  it("bounds what a server sends before anything serialises it: deep schemas and structured results", () => {
+    const deep = (depth: number) => JSON.parse(`${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`);
+    const schema = { type: "object", properties: { q: deep(5_000) } };
+    expect(() => JSON.stringify(schema)).toThrow(RangeError);
+    expect(sanitizeInputSchema(schema)).toEqual({ type: "object", properties: {} });
+    const nested = { type: "object", properties: { q: deep(10) } };
+    expect(sanitizeInputSchema(nested)).toEqual(nested);
+
+    expect(resultText({ structuredContent: deep(5_000) })).toBe("[structured result too deeply nested or too large to show]");
+    expect(resultText({ structuredContent: { ok: true } })).toBe('{"ok":true}');
   });
 });

@@ -12,7 +12,16 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { withinJsonBounds } from "../../lib/json-bounds";
 import type { ToolDefinition, ToolOutput } from "./types";
+
+/**
+ * What an MCP server sends is outside JSON: a schema or structured result nested thousands of
+ * levels deep would overflow the stack where it is next serialised (the provider request, the
+ * test endpoint's response), so both are bounded first.
+ */
+const SCHEMA_LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
+const STRUCTURED_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 };
 
 /** One MCP server as the runtime needs it: where it is and the (decrypted) headers it wants. */
 export interface McpTarget {
@@ -129,7 +138,7 @@ function cut(text: string, max: number): string {
 }
 
 /** Renders a CallToolResult as text: text parts as they are, other kinds described, structured content as JSON. */
-function resultText(result: Record<string, unknown>): string {
+export function resultText(result: Record<string, unknown>): string {
   const parts: string[] = [];
   const content = Array.isArray(result.content) ? (result.content as Array<Record<string, any>>) : [];
   for (const item of content) {
@@ -138,17 +147,22 @@ function resultText(result: Record<string, unknown>): string {
     else if (item.type === "resource") parts.push(typeof item.resource?.text === "string" ? item.resource.text : `[resource ${item.resource?.uri ?? ""}]`);
     else if (item.type === "resource_link") parts.push(`[resource link ${item.name ?? ""} ${item.uri ?? ""}]`);
   }
-  if (parts.length === 0 && result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
-  if (parts.length === 0 && result.toolResult !== undefined) parts.push(JSON.stringify(result.toolResult));
+  for (const structured of [result.structuredContent, result.toolResult]) {
+    if (parts.length > 0 || structured === undefined) continue;
+    parts.push(withinJsonBounds(structured, STRUCTURED_LIMITS) ? JSON.stringify(structured) : "[structured result too deeply nested or too large to show]");
+  }
   return parts.join("\n");
 }
 
 /**
- * A tool's JSON Schema as every provider accepts it: an object schema (anything else becomes an
- * empty object schema), without the keys that name or version a schema document.
+ * A tool's JSON Schema as every provider accepts it: an object schema (anything else, or one
+ * past the size and depth bounds, becomes an empty object schema), without the keys that name or
+ * version a schema document.
  */
 export function sanitizeInputSchema(schema: unknown): Record<string, unknown> {
-  if (!schema || typeof schema !== "object" || Array.isArray(schema)) return { type: "object", properties: {} };
+  if (!schema || typeof schema !== "object" || Array.isArray(schema) || !withinJsonBounds(schema, SCHEMA_LIMITS)) {
+    return { type: "object", properties: {} };
+  }
   const { $schema: _s, $id: _i, id: _id, ...rest } = schema as Record<string, unknown>;
   const properties = rest.properties && typeof rest.properties === "object" && !Array.isArray(rest.properties) ? rest.properties : {};
   const out: Record<string, unknown> = { ...rest, type: "object", properties };
