@@ -91,6 +91,7 @@ export async function createToolRegistry(
     channels,
     async close() {
       await Promise.all([fetcher.close(), mcpFetcher.close(), pool.close(), browser.close()]);
+      await files.close();
     },
   };
 }

@@ -3,7 +3,15 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { killSandbox, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
 import { WORKSPACE_MOUNT } from "./paths";
-import type { ExecRequest, ExecResult, ProbeResult, SandboxBackend, SandboxSession, WorkspaceUsage } from "./types";
+import {
+  type ExecRequest,
+  type ExecResult,
+  type ProbeResult,
+  type SandboxBackend,
+  type SandboxSession,
+  WorkspaceError,
+  type WorkspaceUsage,
+} from "./types";
 
 /** Per-command resource limits, applied with prlimit inside the sandbox (so the sandbox cannot raise them). */
 export interface SandboxLimits {
@@ -94,6 +102,20 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
     );
   }
 
+  /**
+   * What the command may still write. A workspace that cannot be measured (nested too deep, its
+   * helper down) leaves nothing: the command still runs, and `rm` still frees space.
+   */
+  async function quotaLeft(orgId: string): Promise<number> {
+    try {
+      const usage = await options.workspaces.usage(orgId);
+      return Math.max(0, usage.quotaBytes - usage.usedBytes);
+    } catch (error) {
+      if (error instanceof WorkspaceError) return 0;
+      throw error;
+    }
+  }
+
   return {
     name: "bubblewrap",
 
@@ -120,8 +142,7 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
         exec(request) {
           const task = async (): Promise<ExecResult> => {
             if (closed) throw new Error("the sandbox session is closed");
-            const usage = await options.workspaces.usage(orgId);
-            const left = Math.max(0, usage.quotaBytes - usage.usedBytes);
+            const left = await quotaLeft(orgId);
             const stop = new AbortController();
             running.add(stop);
             const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
