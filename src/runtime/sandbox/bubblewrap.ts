@@ -1,7 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { killSandbox, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
+import { killSandbox, prepareSandboxDirs, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
 import { WORKSPACE_MOUNT } from "./paths";
 import {
   type ExecRequest,
@@ -121,8 +120,8 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
 
     async probe() {
       try {
+        await prepareSandboxDirs(options.dataDir, runAs, ["sandbox", "probe"]);
         const root = join(options.dataDir, "sandbox", "probe");
-        await mkdir(root, { recursive: true, mode: 0o711 });
         const result = await run("probe", root, { command: "echo sandbox-ok", timeoutMs: 10_000 }, 0);
         if (result.exitCode === 0 && result.stdout.trim() === "sandbox-ok") return { ok: true };
         const detail = result.stderr.trim().split("\n")[0] || `exit code ${result.exitCode}`;

@@ -5,7 +5,8 @@
  */
 import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
 import { accessSync, constants, lstatSync, readFileSync, readlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmod, mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { WORKSPACE_MOUNT } from "./paths";
 
@@ -156,6 +157,23 @@ export function spawnSandboxed(command: string[], layout: SandboxLayout, options
     stream?.end(content);
   });
   return child;
+}
+
+/**
+ * The data directory and directories under it (`["workspaces"]`, `["sandbox", "browsers"]`) as
+ * sandboxes need them: private to the gateway (0700), or 0711 when sandboxes run as another user,
+ * who must traverse them to reach what is mounted from them but may not list them. Directories
+ * the gateway owns are tightened to that; others keep their mode (the deployment decides).
+ */
+export async function prepareSandboxDirs(dataDir: string, runAs: SandboxUser | undefined, below: string[]): Promise<void> {
+  const mode = runAs && runAs.uid !== process.getuid?.() ? 0o711 : 0o700;
+  let dir = dataDir;
+  for (const name of ["", ...below]) {
+    dir = name ? join(dir, name) : dir;
+    await mkdir(dir, { recursive: true, mode });
+    const current = await stat(dir);
+    if (current.uid === process.getuid?.() && (current.mode & 0o777) !== mode) await chmod(dir, mode).catch(() => undefined);
+  }
 }
 
 /** prlimit in front of a command, inside the sandbox, so the limits cannot be raised from there. */

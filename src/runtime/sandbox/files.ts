@@ -1,9 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import { constants } from "node:fs";
-import { chmod, mkdir, open, realpath, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, realpath } from "node:fs/promises";
 import type { Socket } from "node:net";
-import { killSandbox, nodeBinary, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
+import { killSandbox, nodeBinary, prepareSandboxDirs, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
 import { encodeFrame, type Frame, FrameReader } from "./frames";
 import { displayPath, parseWorkspacePath, WORKSPACE_MOUNT, workspaceDir } from "./paths";
 import { sandboxProgram } from "./programs";
@@ -94,20 +93,9 @@ export function createWorkspaceFiles(options: WorkspaceFilesOptions): WorkspaceF
   let dirsReady: Promise<void> | undefined;
   let closed = false;
 
-  /**
-   * The data directory and its `workspaces` directory: private to the gateway (0700), or 0711
-   * when sandboxes run as another user, who must traverse them to reach a workspace but may not
-   * list them. Best effort: a directory the gateway does not own keeps its mode.
-   */
+  /** The data directory and its `workspaces` directory, once (see prepareSandboxDirs). */
   function prepareDirs(): Promise<void> {
-    dirsReady ??= (async () => {
-      const mode = runAs && runAs.uid !== process.getuid?.() ? 0o711 : 0o700;
-      for (const dir of [options.dataDir, join(options.dataDir, "workspaces")]) {
-        await mkdir(dir, { recursive: true, mode });
-        const current = await stat(dir);
-        if (current.uid === process.getuid?.() && (current.mode & 0o777) !== mode) await chmod(dir, mode).catch(() => undefined);
-      }
-    })().catch((error) => {
+    dirsReady ??= prepareSandboxDirs(options.dataDir, runAs, ["workspaces"]).catch((error) => {
       dirsReady = undefined;
       throw error;
     });
