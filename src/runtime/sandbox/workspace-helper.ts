@@ -406,12 +406,14 @@ async function answer(request: HelperRequest, payload: Buffer): Promise<{ reply:
   }
 }
 
-/** Reads frames from stdin, answers each (changes one at a time, so two writes cannot both pass the quota). */
+/**
+ * Reads frames from stdin, answers each (changes one at a time, so two writes cannot both pass the
+ * quota). When the gateway ends stdin, the helper finishes what it was asked, flushes its answers
+ * and exits by itself: nothing else keeps it alive.
+ */
 function main(): void {
   const reader = new FrameReader(MAX_FRAME_BYTES);
   let changes: Promise<unknown> = Promise.resolve();
-  let open_ = 0;
-  let ended = false;
   const send = (header: Record<string, unknown>, payload?: Buffer) => {
     for (const part of encodeFrame(header, payload)) process.stdout.write(part);
   };
@@ -425,21 +427,13 @@ function main(): void {
         const refusal = refusalOf(error, "the path");
         if (refusal instanceof Refusal) send({ id: request.id, ok: false, code: refusal.code, message: refusal.message });
         else send({ id: request.id, ok: false, code: "internal", message: String((error as Error)?.message ?? error) });
-      } finally {
-        if (--open_ === 0 && ended) process.exit(0);
       }
     };
-    open_++;
     if (request.op === "write" || request.op === "delete") changes = changes.then(run);
     else void run();
   };
   process.stdin.on("data", (chunk: Buffer) => {
     for (const frame of reader.push(chunk)) handle(frame);
-  });
-  // The gateway ends stdin to let an idle helper go: finish what was asked, then leave.
-  process.stdin.on("end", () => {
-    ended = true;
-    if (open_ === 0) process.exit(0);
   });
 }
 
