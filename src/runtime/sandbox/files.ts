@@ -9,9 +9,6 @@ import { sandboxProgram } from "./programs";
 import { WorkspaceError, type WorkspaceErrorCode, type WorkspaceFiles } from "./types";
 import type { HelperReply, HelperRequest } from "./workspace-helper";
 
-/** Former name of SandboxUser, kept for callers. */
-export type WorkspaceOwner = SandboxUser;
-
 export interface WorkspaceFilesOptions {
   dataDir: string;
   /** The plan's quota of an org, in bytes (apparent file sizes, like `du --apparent-size`). */
