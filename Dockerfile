@@ -22,4 +22,6 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8787
 HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8787)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--import", "tsx", "src/main.ts", "serve"]
+# close-fds.sh closes every descriptor above 2 that the container runtime or a supervisor left open
+# before node starts: Node passes such descriptors on to every process it spawns (sandboxes too).
+CMD ["bash", "src/runtime/sandbox/close-fds.sh", "3", "node", "--import", "tsx", "src/main.ts", "serve"]

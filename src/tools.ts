@@ -73,7 +73,7 @@ export async function createToolRegistry(
   });
   const backend = createBubblewrapBackend({ dataDir: config.dataDir, workspaces: files, runAs: owner });
   const pool = createSandboxPool({ backend, maxLive: config.sandbox.maxLive, idleMs: config.sandbox.idleMs });
-  const browser = createBrowserTool({ files, executablePath: config.sandbox.chromiumPath, allowlist: config.fetchAllowlist });
+  const browser = createBrowserTool({ files, dataDir: config.dataDir, executablePath: config.sandbox.chromiumPath, allowlist: config.fetchAllowlist, runAs: owner });
   registry.onRunEnd((runId) => browser.closeRun(runId));
 
   // Launching Chromium takes seconds, so startup only checks that it is installed; a browser
@@ -91,6 +91,7 @@ export async function createToolRegistry(
     channels,
     async close() {
       await Promise.all([fetcher.close(), mcpFetcher.close(), pool.close(), browser.close()]);
+      await files.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
@@ -40,6 +40,24 @@ function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase
   };
 }
 
+/**
+ * The database file holds every org's data: readable by the gateway's user only. Created 0600
+ * before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), in a
+ * directory created 0700; an existing file (and its -wal/-shm) that the gateway owns is tightened.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const stat = statSync(file);
+      if (stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0) chmodSync(file, stat.mode & 0o700);
+    } catch {
+      // -wal and -shm exist only while (or after) the database is open
+    }
+  }
+}
+
 /** pg returns int8 and numeric as strings; our epoch-ms and counters fit a double exactly. */
 const pgTypes = {
   getTypeParser(oid: number, format?: string) {
@@ -55,7 +73,7 @@ const pgTypes = {
 export function openDatabase(url: string, options: { poolSize?: number } = {}): Db {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") createPrivately(path);
     const sqlite = new SQLite(path);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");

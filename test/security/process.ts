@@ -41,9 +41,17 @@ export function serverEnv(dataDir: string, extra: Record<string, string> = {}): 
   };
 }
 
-/** Starts `serve` and waits for its "listening" line. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `serve` and waits for its "listening" line. `inherit` are descriptors of this process the
+ * gateway receives as 3, 4, ... ("ignore" leaves one closed), open without O_CLOEXEC as a careless
+ * supervisor would leave them.
+ */
+export async function startServerProcess(env: Record<string, string>, inherit: Array<number | "ignore"> = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe", ...inherit],
+  });
   const output: string[] = [];
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {

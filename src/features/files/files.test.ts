@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hasBwrap } from "../../../test/fakes/sandbox-env";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +14,8 @@ const MAX_BODY = 1024;
 
 const octet = { "content-type": "application/octet-stream" };
 
-describe("files API: /v1/orgs/:orgId/files", () => {
+// The file work runs in the org's sandbox (docs/sandbox.md): without bubblewrap the API answers 503.
+describe.skipIf(!hasBwrap)("files API: /v1/orgs/:orgId/files", () => {
   let h: Harness;
   let plansDir: string;
   let a: Account;
@@ -168,6 +170,15 @@ describe("files API: /v1/orgs/:orgId/files", () => {
     const missing = await h.request("GET", content(a.orgId), { key: readA });
     expect(missing.status).toBe(400);
     expect(missing.body.error.param).toBe("path");
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses, 403 on path, what the org's own commands could not touch either", async () => {
+    // A file the gateway (root here) put in the workspace, readable by root only.
+    writeFileSync(join(workspaceDir(h.config.dataDir, a.orgId), "root-only.txt"), "not for the sandbox", { mode: 0o600 });
+    const res = await h.request("GET", content(a.orgId, "root-only.txt"), { key: readA });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toMatchObject({ type: "permission_error", param: "path" });
+    expect(res.text).not.toContain("not for the sandbox");
   });
 
   it("needs read to list and download, write to upload and delete", async () => {

@@ -2,11 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
-import { ApiError, errors } from "../../http/errors";
+import { ApiError, type ErrorType, errors } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
 import { commonErrors, createRouter, ErrorSchema, iso, jsonResponse, OrgIdParam } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
-import { WorkspaceError, type WorkspaceEntry } from "../../runtime/sandbox/types";
+import { type WorkspaceEntry, WorkspaceError, type WorkspaceErrorCode } from "../../runtime/sandbox/types";
 import { tierRank } from "../../runtime/tools/types";
 import type { Services } from "../../services";
 import { planOfOrg } from "../agents/serialize";
@@ -49,6 +49,12 @@ const binary = (description: string) => ({
   description,
 });
 const errorResponse = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
+/** Every workspace route: the file work runs in the org's sandbox, which may be unavailable here. */
+const workspaceErrors = {
+  ...commonErrors,
+  409: errorResponse("A command of the org kept changing the path while it was resolved, or a directory is in the way or not empty"),
+  503: errorResponse("The org's sandbox cannot start on this server (bubblewrap missing or not permitted)"),
+};
 
 const listRoute = createRoute({
   method: "get",
@@ -57,7 +63,7 @@ const listRoute = createRoute({
   summary: "List a directory of the org's workspace, with the workspace's usage (Pro tools)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: OptionalPath },
-  responses: { 200: jsonResponse(ListSchema, "The directory's entries, sorted by name"), ...commonErrors },
+  responses: { 200: jsonResponse(ListSchema, "The directory's entries, sorted by name"), ...workspaceErrors },
 });
 
 const downloadRoute = createRoute({
@@ -67,7 +73,7 @@ const downloadRoute = createRoute({
   summary: "Download a workspace file",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: RequiredPath },
-  responses: { 200: binary("The file's bytes"), 413: errorResponse("The file is larger than the largest download"), ...commonErrors },
+  responses: { 200: binary("The file's bytes"), 413: errorResponse("The file is larger than the largest download"), ...workspaceErrors },
 });
 
 const uploadRoute = createRoute({
@@ -80,9 +86,8 @@ const uploadRoute = createRoute({
   responses: {
     200: jsonResponse(EntrySchema, "The file was replaced"),
     201: jsonResponse(EntrySchema, "The file was created"),
-    409: errorResponse("A directory is in the way"),
     413: errorResponse("Over the upload limit or the workspace quota"),
-    ...commonErrors,
+    ...workspaceErrors,
   },
 });
 
@@ -93,7 +98,7 @@ const deleteRoute = createRoute({
   summary: "Delete a file, a symlink (never its target) or an empty directory",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: RequiredPath },
-  responses: { 204: { description: "Deleted" }, 409: errorResponse("The directory is not empty"), ...commonErrors },
+  responses: { 204: { description: "Deleted" }, ...workspaceErrors },
 });
 
 /** The workspace belongs to the Pro tools: an org below Pro gets a 403 naming its plan. */
@@ -104,24 +109,31 @@ async function requireProPlan(services: Services, orgId: string): Promise<void> 
   }
 }
 
+/**
+ * The API error of each workspace refusal. A Record, so that a new code cannot be added without
+ * deciding its status: a path a command changed or removed meanwhile is a 4xx, never a 500.
+ */
+const errorTypeOf: Record<WorkspaceErrorCode, ErrorType> = {
+  invalid_path: "invalid_request_error",
+  not_found: "not_found_error",
+  not_a_file: "invalid_request_error",
+  not_empty: "conflict_error",
+  changed: "conflict_error",
+  too_large: "request_too_large_error",
+  quota_exceeded: "request_too_large_error",
+  permission_denied: "permission_error",
+  unavailable: "overloaded_error",
+};
+
 /** Runs a workspace operation, turning its refusals into API errors about the `path` parameter. */
 async function onWorkspace<T>(task: () => Promise<T>): Promise<T> {
   try {
     return await task();
   } catch (error) {
     if (!(error instanceof WorkspaceError)) throw error;
-    const options = { param: "path" };
-    switch (error.code) {
-      case "not_found":
-        throw new ApiError("not_found_error", error.message, options);
-      case "not_empty":
-        throw new ApiError("conflict_error", error.message, options);
-      case "too_large":
-      case "quota_exceeded":
-        throw new ApiError("request_too_large_error", error.message, options);
-      default:
-        throw new ApiError("invalid_request_error", error.message, options);
-    }
+    // The sandbox being down says nothing about the path.
+    const options = error.code === "unavailable" ? {} : { param: "path" };
+    throw new ApiError(errorTypeOf[error.code], error.message, options);
   }
 }
 

@@ -112,6 +112,64 @@ except OSError as e: print('dns', type(e).__name__)
     expect(second.stdout).toContain("No such file");
   });
 
+  it("passes on no descriptor of the gateway: every process inside holds only its stdio", async () => {
+    // The test runner's own channel is open in this process without O_CLOEXEC, as a supervisor's pipe would be.
+    const result = await run("ls -l /proc/[0-9]*/fd");
+    const held: string[] = [];
+    let pid = "";
+    for (const line of result.stdout.split("\n")) {
+      const header = /^\/proc\/(\d+)\/fd:$/.exec(line);
+      if (header) pid = header[1];
+      const entry = / (\d+) -> (.*)$/.exec(line);
+      if (entry && Number(entry[1]) > 2) held.push(`${pid}: ${entry[1]} -> ${entry[2]}`);
+    }
+    expect(result.stdout).toContain("/proc/1/fd:");
+    // Above 2, only bwrap's own event descriptor (its init, PID 1) and ls's listing of /proc/<pid>/fd.
+    expect(held.filter((line) => !/anon_inode:\[eventfd\]$/.test(line) && !/\/proc\/\d+\/fd$/.test(line))).toEqual([]);
+  });
+
+  it("bounds every writable place: /dev read-only, /dev/shm and /tmp small, the rest read-only", async () => {
+    const mounts = await run("cat /proc/self/mountinfo");
+    const writable = mounts.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" "))
+      .filter((fields) => fields[5].split(",").includes("rw"))
+      .map((fields) => {
+        const rest = fields.slice(fields.indexOf("-") + 1);
+        return { at: fields[4], type: rest[0], options: rest[2] };
+      });
+    const devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+    for (const mount of writable) {
+      if (devices.includes(mount.at) || mount.at === "/dev/pts" || mount.at === "/workspace" || mount.type === "proc") continue;
+      expect([mount.at, mount.type]).toSatisfy(([at, type]: string[]) => (at === "/tmp" || at === "/dev/shm") && type === "tmpfs");
+      expect(mount.options).toMatch(mount.at === "/tmp" ? /size=65536k/ : /size=16384k/);
+    }
+    const tries = await run(
+      [
+        // Several files each under the file-size limit: the mount's size is what stops them.
+        "for i in 1 2; do head -c 15M /dev/zero > /dev/shm/a$i 2>/dev/null; done; echo shm=$(cat /dev/shm/a* | wc -c)",
+        "for i in 1 2 3 4 5; do head -c 15M /dev/zero > /tmp/a$i 2>/dev/null; done; echo tmp=$(cat /tmp/a* | wc -c)",
+        "for p in /dev/x /x /etc/x /usr/x /proc/x /opt/x; do touch $p 2>/dev/null && echo wrote $p; done",
+        "echo done",
+      ].join("; "),
+      20_000,
+    );
+    const stored = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(tries.stdout)?.[1]);
+    expect(stored("shm")).toBeGreaterThan(15 * 1024 * 1024);
+    expect(stored("shm")).toBeLessThanOrEqual(16 * 1024 * 1024);
+    expect(stored("tmp")).toBeGreaterThan(60 * 1024 * 1024);
+    expect(stored("tmp")).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(tries.stdout).not.toContain("wrote");
+    expect(tries.stdout).toContain("done");
+  });
+
+  it("shows no host path in its mount table but the workspace's own (generated files come from memory)", async () => {
+    const mounts = (await run("cat /proc/self/mountinfo")).stdout.trim().split("\n");
+    const leaking = mounts.filter((line) => line.includes(env.dir) && line.split(" ")[4] !== "/workspace");
+    expect(leaking).toEqual([]);
+  });
+
   it("kills an infinite loop and everything it started at the wall-clock limit", async () => {
     const marker = 40000 + Math.floor(Math.random() * 9999);
     const result = await run(`sleep ${marker} & while :; do :; done`, 1500);

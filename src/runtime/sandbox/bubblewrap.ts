@@ -1,10 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { lstatSync, readlinkSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import type { WorkspaceOwner } from "./files";
+import { killSandbox, prepareSandboxDirs, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
 import { WORKSPACE_MOUNT } from "./paths";
-import type { ExecRequest, ExecResult, ProbeResult, SandboxBackend, SandboxSession, WorkspaceUsage } from "./types";
+import {
+  type ExecRequest,
+  type ExecResult,
+  type ProbeResult,
+  type SandboxBackend,
+  type SandboxSession,
+  WorkspaceError,
+  type WorkspaceUsage,
+} from "./types";
 
 /** Per-command resource limits, applied with prlimit inside the sandbox (so the sandbox cannot raise them). */
 export interface SandboxLimits {
@@ -18,6 +24,8 @@ export interface SandboxLimits {
   openFiles: number;
   /** Size of the private /tmp (tmpfs, so it is memory). */
   tmpBytes: number;
+  /** Size of /dev/shm (tmpfs too); the rest of /dev is read-only. */
+  shmBytes: number;
 }
 
 export const defaultSandboxLimits: SandboxLimits = {
@@ -26,6 +34,7 @@ export const defaultSandboxLimits: SandboxLimits = {
   fileBytes: 256 * 1024 * 1024,
   openFiles: 256,
   tmpBytes: 64 * 1024 * 1024,
+  shmBytes: 16 * 1024 * 1024,
 };
 
 /** Where the bubblewrap backend finds workspaces: the files service (files.ts) fits. */
@@ -42,18 +51,15 @@ export interface BubblewrapOptions {
   prlimitPath?: string;
   limits?: Partial<SandboxLimits>;
   /**
-   * Host uid/gid the sandbox runs as. Needed when the gateway runs as root, because the kernel
-   * never applies RLIMIT_NPROC to uid 0 (a fork bomb would go unchecked). See sandboxOwnerFor.
+   * Host uid/gid the sandbox runs as; by default sandboxUserFor(the gateway's uid): nobody when the
+   * gateway runs as root, because the kernel never applies RLIMIT_NPROC to uid 0.
    */
-  runAs?: WorkspaceOwner;
+  runAs?: SandboxUser;
 }
 
-/** The unprivileged owner the sandbox should run as for a gateway running with `uid`: nobody when root. */
-export function sandboxOwnerFor(uid: number): WorkspaceOwner | undefined {
-  return uid === 0 ? { uid: 65534, gid: 65534 } : undefined;
-}
+/** @deprecated name kept for callers: the same as sandboxUserFor. */
+export const sandboxOwnerFor = sandboxUserFor;
 
-const SANDBOX_UID = 1000;
 const SANDBOX_ENV: Record<string, string> = {
   PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   HOME: WORKSPACE_MOUNT,
@@ -74,43 +80,39 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
   const bwrapPath = options.bwrapPath ?? "/usr/bin/bwrap";
   const prlimitPath = options.prlimitPath ?? "/usr/bin/prlimit";
   const limits: SandboxLimits = { ...defaultSandboxLimits, ...options.limits };
-  const etcDir = join(options.dataDir, "sandbox", "etc");
-  let etcReady: Promise<void> | undefined;
+  const runAs = options.runAs ?? sandboxUserFor(process.getuid?.() ?? -1);
 
-  function prepareEtc(): Promise<void> {
-    etcReady ??= writeSandboxEtc(etcDir).catch((error) => {
-      etcReady = undefined;
-      throw error;
-    });
-    return etcReady;
+  function run(orgId: string, workspaceRoot: string, request: ExecRequest, fileBytes: number): Promise<ExecResult> {
+    const cpuSeconds = Math.max(1, Math.ceil(request.timeoutMs / 1000) + 1);
+    const command = withLimits(
+      prlimitPath,
+      { cpuSeconds, addressSpace: limits.memoryBytes, processes: limits.processes, fileBytes, openFiles: limits.openFiles },
+      ["/bin/sh", "-c", request.command],
+    );
+    const layout = {
+      workspace: workspaceRoot,
+      chdir: WORKSPACE_MOUNT,
+      env: SANDBOX_ENV,
+      tmpBytes: limits.tmpBytes,
+      shmBytes: limits.shmBytes,
+    };
+    return runProcess(request, () =>
+      spawnSandboxed(command, layout, { bwrapPath, runAs, stdin: "ignore", env: { OPENPAW_SANDBOX_ORG: orgId } }),
+    );
   }
 
-  async function run(orgId: string, workspaceRoot: string, request: ExecRequest, fileBytes: number): Promise<ExecResult> {
-    await prepareEtc();
-    const cpuSeconds = Math.max(1, Math.ceil(request.timeoutMs / 1000) + 1);
-    const args = [
-      ...baseArgs(etcDir, limits.tmpBytes),
-      "--bind",
-      workspaceRoot,
-      WORKSPACE_MOUNT,
-      "--chdir",
-      WORKSPACE_MOUNT,
-      "--remount-ro",
-      "/",
-      "--",
-      prlimitPath,
-      `--cpu=${cpuSeconds}`,
-      `--as=${limits.memoryBytes}`,
-      `--nproc=${limits.processes}`,
-      `--fsize=${fileBytes}`,
-      `--nofile=${limits.openFiles}`,
-      "--core=0",
-      "--",
-      "/bin/sh",
-      "-c",
-      request.command,
-    ];
-    return runProcess(bwrapPath, args, request, options.runAs, orgId);
+  /**
+   * What the command may still write. A workspace that cannot be measured (nested too deep, its
+   * helper down) leaves nothing: the command still runs, and `rm` still frees space.
+   */
+  async function quotaLeft(orgId: string): Promise<number> {
+    try {
+      const usage = await options.workspaces.usage(orgId);
+      return Math.max(0, usage.quotaBytes - usage.usedBytes);
+    } catch (error) {
+      if (error instanceof WorkspaceError) return 0;
+      throw error;
+    }
   }
 
   return {
@@ -118,8 +120,8 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
 
     async probe() {
       try {
+        await prepareSandboxDirs(options.dataDir, runAs, ["sandbox", "probe"]);
         const root = join(options.dataDir, "sandbox", "probe");
-        await mkdir(root, { recursive: true });
         const result = await run("probe", root, { command: "echo sandbox-ok", timeoutMs: 10_000 }, 0);
         if (result.exitCode === 0 && result.stdout.trim() === "sandbox-ok") return { ok: true };
         const detail = result.stderr.trim().split("\n")[0] || `exit code ${result.exitCode}`;
@@ -139,8 +141,7 @@ export function createBubblewrapBackend(options: BubblewrapOptions): SandboxBack
         exec(request) {
           const task = async (): Promise<ExecResult> => {
             if (closed) throw new Error("the sandbox session is closed");
-            const usage = await options.workspaces.usage(orgId);
-            const left = Math.max(0, usage.quotaBytes - usage.usedBytes);
+            const left = await quotaLeft(orgId);
             const stop = new AbortController();
             running.add(stop);
             const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
@@ -174,94 +175,14 @@ export async function probeSandbox(options: Omit<BubblewrapOptions, "workspaces"
   return createBubblewrapBackend({ ...options, workspaces }).probe();
 }
 
-/** The mounts and namespaces every sandbox gets; the workspace and the command are added per call. */
-function baseArgs(etcDir: string, tmpBytes: number): string[] {
-  const args = [
-    "--unshare-user",
-    "--unshare-ipc",
-    "--unshare-pid",
-    "--unshare-net",
-    "--unshare-uts",
-    "--unshare-cgroup",
-    "--disable-userns",
-    "--die-with-parent",
-    "--new-session",
-    "--cap-drop",
-    "ALL",
-    "--uid",
-    String(SANDBOX_UID),
-    "--gid",
-    String(SANDBOX_UID),
-    "--hostname",
-    "sandbox",
-    "--clearenv",
-  ];
-  for (const [key, value] of Object.entries(SANDBOX_ENV)) args.push("--setenv", key, value);
-  args.push("--ro-bind", "/usr", "/usr");
-  args.push(...systemDirArgs());
-  // No host /etc: only generated account files, the loader cache and the alternatives links.
-  args.push("--dir", "/etc");
-  for (const name of ["passwd", "group", "hosts", "nsswitch.conf"]) {
-    args.push("--ro-bind", join(etcDir, name), `/etc/${name}`);
-  }
-  args.push("--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache");
-  args.push("--ro-bind-try", "/etc/alternatives", "/etc/alternatives");
-  args.push("--proc", "/proc", "--dev", "/dev");
-  args.push("--size", String(tmpBytes), "--perms", "1777", "--tmpfs", "/tmp");
-  return args;
-}
-
-let systemDirs: string[] | undefined;
-
-/** /bin, /lib... are symlinks into /usr on merged-/usr systems and directories elsewhere. */
-function systemDirArgs(): string[] {
-  if (systemDirs) return systemDirs;
-  const args: string[] = [];
-  for (const dir of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
-    try {
-      const stat = lstatSync(dir);
-      if (stat.isSymbolicLink()) args.push("--symlink", readlinkSync(dir), dir);
-      else if (stat.isDirectory()) args.push("--ro-bind", dir, dir);
-    } catch {
-      // absent on this architecture
-    }
-  }
-  systemDirs = args;
-  return args;
-}
-
-async function writeSandboxEtc(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const files: Record<string, string> = {
-    passwd: `sandbox:x:${SANDBOX_UID}:${SANDBOX_UID}:sandbox:${WORKSPACE_MOUNT}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
-    group: `sandbox:x:${SANDBOX_UID}:\nnogroup:x:65534:\n`,
-    hosts: "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost\n",
-    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
-  };
-  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content, { mode: 0o644 });
-}
-
-/** Runs bwrap, collects capped output, and kills its whole process group on timeout or abort. */
-function runProcess(
-  file: string,
-  args: string[],
-  request: ExecRequest,
-  runAs: WorkspaceOwner | undefined,
-  orgId: string,
-): Promise<ExecResult> {
+/** Runs a sandbox, collects capped output, and kills its whole process group on timeout or abort. */
+function runProcess(request: ExecRequest, start: () => ChildProcess): Promise<ExecResult> {
   const started = Date.now();
   const cap = request.maxOutputBytes ?? 64 * 1024;
   return new Promise((resolve, reject) => {
-    const dropPrivileges = runAs && process.getuid?.() !== runAs.uid;
     let child: ChildProcess;
     try {
-      child = spawn(file, args, {
-        // bwrap's own environment is what /proc/1/environ shows inside: keep it empty of secrets.
-        env: { PATH: "/usr/bin:/bin", OPENPAW_SANDBOX_ORG: orgId },
-        stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
-        ...(dropPrivileges ? { uid: runAs.uid, gid: runAs.gid } : {}),
-      });
+      child = start();
     } catch (error) {
       reject(error);
       return;
@@ -277,12 +198,7 @@ function runProcess(
     const kill = (why: "timeout" | "aborted") => {
       if (finished || killed) return;
       killed = why;
-      try {
-        // The group holds bwrap; its death takes the sandbox's PID namespace (and every process in it) along.
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
+      killSandbox(child);
       grace = setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();

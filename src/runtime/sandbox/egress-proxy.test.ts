@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestPages, type TestPages } from "../../../test/fakes/sandbox-pages";
 import { BLOCKED_HEADER, checkEgress, type EgressProxy, startEgressProxy } from "./egress-proxy";
@@ -80,5 +83,70 @@ describe("egress proxy", () => {
     expect(await tunnel(new URL(pages.privateUrl).host)).toBe("HTTP/1.1 403 Forbidden");
     expect(await tunnel("[::1]:22")).toBe("HTTP/1.1 403 Forbidden");
     expect(refused.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("egress proxy on a unix socket, with credentials", () => {
+  let pages: TestPages;
+  let proxy: EgressProxy;
+  let dir: string;
+  const credentials = { username: "browser", password: "s3cret-of-this-browser" };
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+  beforeAll(async () => {
+    pages = await startTestPages();
+    dir = mkdtempSync(join(tmpdir(), "openpaw-egress-"));
+    proxy = await startEgressProxy({ allowlist: [pages.allow], socketPath: join(dir, "egress.sock"), credentials });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await pages?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function get(authorization?: string): Promise<{ status: number; challenge?: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { host: pages.allow, ...(authorization ? { "proxy-authorization": authorization } : {}) };
+      const req = request({ socketPath: join(dir, "egress.sock"), path: `${pages.url}/`, headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, challenge: res.headers["proxy-authenticate"] as string | undefined });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  function tunnel(authorization?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(join(dir, "egress.sock"), () =>
+        socket.write(
+          `CONNECT ${pages.allow} HTTP/1.1\r\nhost: ${pages.allow}\r\n${authorization ? `proxy-authorization: ${authorization}\r\n` : ""}\r\n`,
+        ),
+      );
+      socket.once("data", (data) => {
+        resolve(data.toString().split("\r\n")[0]);
+        socket.destroy();
+      });
+      socket.on("error", reject);
+    });
+  }
+
+  it("answers 407 with a Basic challenge without this browser's credentials, and forwards with them", async () => {
+    expect(await get()).toEqual({ status: 407, challenge: 'Basic realm="openpaw-egress"' });
+    expect((await get(basic("browser", "another-browsers-password"))).status).toBe(407);
+    expect((await get(basic(credentials.username, credentials.password))).status).toBe(200);
+    expect(proxy.url).toBe(`unix:${join(dir, "egress.sock")}`);
+  });
+
+  it("refuses a CONNECT tunnel without them", async () => {
+    expect(await tunnel()).toBe("HTTP/1.1 407 Proxy Authentication Required");
+    expect(await tunnel(basic(credentials.username, credentials.password))).toBe("HTTP/1.1 200 Connection Established");
+  });
+
+  it("removes its socket when closed", async () => {
+    const other = await startEgressProxy({ socketPath: join(dir, "other.sock"), credentials });
+    expect(existsSync(join(dir, "other.sock"))).toBe(true);
+    await other.close();
+    expect(existsSync(join(dir, "other.sock"))).toBe(false);
   });
 });

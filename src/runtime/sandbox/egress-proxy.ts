@@ -1,4 +1,6 @@
+import { timingSafeEqual } from "node:crypto";
 import { lookup as dnsLookup } from "node:dns/promises";
+import { rm } from "node:fs/promises";
 import { type IncomingMessage, type ServerResponse, createServer, request as httpRequest } from "node:http";
 import { type Socket, connect } from "node:net";
 import { isForbiddenAddress, parseHostAddress } from "../tools/net/address-policy";
@@ -46,11 +48,21 @@ async function systemLookup(host: string): Promise<string[]> {
   return (await dnsLookup(host, { all: true, verbatim: true })).map((entry) => entry.address);
 }
 
-/** A running egress proxy: `url` goes to Chromium's --proxy-server. */
+/** A running egress proxy: `url` is `http://127.0.0.1:<port>`, or `unix:<path>` for a socket. */
 export interface EgressProxy {
   url: string;
   close(): Promise<void>;
 }
+
+export interface EgressProxyOptions extends EgressPolicyOptions {
+  onRefused?: (target: string, reason: string) => void;
+  /** Listen on this unix socket instead of a port of 127.0.0.1: a browser sandbox's only way out. */
+  socketPath?: string;
+  /** Basic credentials every request must carry in Proxy-Authorization (one pair per browser). */
+  credentials?: { username: string; password: string };
+}
+
+const PROXY_REALM = 'Basic realm="openpaw-egress"';
 
 /** Set on the proxy's own refusals, so the browser tool can tell them from a site's 403. */
 export const BLOCKED_HEADER = "x-openpaw-egress-blocked";
@@ -63,13 +75,24 @@ const HOP_HEADERS = ["proxy-connection", "proxy-authorization", "connection", "k
  * browser's route interception gives early, readable refusals; this proxy is what actually
  * guarantees that nothing the page does (redirects, workers, sockets) reaches a private address.
  */
-export async function startEgressProxy(
-  options: EgressPolicyOptions & { onRefused?: (target: string, reason: string) => void } = {},
-): Promise<EgressProxy> {
+export async function startEgressProxy(options: EgressProxyOptions = {}): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
   const refuse = (target: string, reason: string) => options.onRefused?.(target, reason);
+  const expected = options.credentials
+    ? Buffer.from(`Basic ${Buffer.from(`${options.credentials.username}:${options.credentials.password}`).toString("base64")}`)
+    : null;
+  /** Constant-time: the credentials are the one thing telling this browser's requests from anyone else's. */
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!expected) return true;
+    const given = Buffer.from(req.headers["proxy-authorization"] ?? "");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    if (!authorized(req)) {
+      res.writeHead(407, { "proxy-authenticate": PROXY_REALM, "content-length": "0" }).end();
+      return;
+    }
     let target: URL;
     try {
       target = new URL(req.url ?? "");
@@ -111,6 +134,10 @@ export async function startEgressProxy(
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
     client.on("error", () => client.destroy());
+    if (!authorized(req)) {
+      client.end(`HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: ${PROXY_REALM}\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(req.url ?? "");
     if (!match) {
       client.end("HTTP/1.1 400 Bad Request\r\n\r\n");
@@ -143,14 +170,16 @@ export async function startEgressProxy(
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
+    if (options.socketPath) server.listen(options.socketPath, resolve);
+    else server.listen(0, "127.0.0.1", resolve);
   });
-  const { port } = server.address() as { port: number };
+  const url = options.socketPath ? `unix:${options.socketPath}` : `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (options.socketPath) await rm(options.socketPath, { force: true });
     },
   };
 }

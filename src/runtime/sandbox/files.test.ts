@@ -1,7 +1,8 @@
-import { mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
+import { readdirSync, readFileSync } from "node:fs";
+import { lstat, mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDataDir } from "../../../test/fakes/sandbox-env";
+import { hasBwrap, tempDataDir } from "../../../test/fakes/sandbox-env";
 import { createWorkspaceFiles } from "./files";
 import { WorkspaceError } from "./types";
 
@@ -12,6 +13,7 @@ let rootB: string;
 const QUOTA = 4096;
 
 beforeAll(async () => {
+  if (!hasBwrap) return;
   env = await tempDataDir();
   files = createWorkspaceFiles({ dataDir: env.dir, quotaBytes: () => QUOTA, maxFileBytes: 3000 });
   rootA = await files.ensureRoot("org_a");
@@ -31,7 +33,10 @@ beforeAll(async () => {
   await symlink("/tmp/openpaw-created-outside", join(rootA, "dangling-out"));
 });
 
-afterAll(() => env.cleanup());
+afterAll(async () => {
+  await files?.close();
+  await env?.cleanup();
+});
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -46,7 +51,7 @@ async function refusedCode(promise: Promise<unknown>): Promise<string> {
   throw new Error("expected a refusal");
 }
 
-describe("workspace path rules", () => {
+describe.skipIf(!hasBwrap)("workspace path rules", () => {
   const traversal: [string, string][] = [
     ["parent", "../org_b/secret.txt"],
     ["double parent", "../../openpaw.db"],
@@ -100,7 +105,7 @@ describe("workspace path rules", () => {
   });
 });
 
-describe("workspace files", () => {
+describe.skipIf(!hasBwrap)("workspace files", () => {
   it("writes, appends, lists, reads and deletes", async () => {
     const created = await files.write("org_a", "/workspace/notes/today.md", bytes("hello"));
     expect(created).toEqual({ path: "/workspace/notes/today.md", size: 5, created: true });
@@ -158,3 +163,56 @@ describe("workspace files", () => {
     expect(text(await files.read("org_b", "secret.txt"))).toBe("org b secret");
   });
 });
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!hasBwrap)("the workspace helper", () => {
+  it.skipIf(!isRoot)("does the file work as the sandbox's user, never with the gateway's rights", async () => {
+    await writeFile(join(rootA, "root-only.txt"), "the gateway's", { mode: 0o600 });
+    const code = await refusedCode(files.read("org_a", "root-only.txt"));
+    expect(code).toBe("permission_denied");
+    await files.write("org_a", "made-by-api.txt", bytes("x"));
+    expect((await lstat(join(rootA, "made-by-api.txt"))).uid).toBe(65534);
+    expect((await stat(rootA)).uid).toBe(65534);
+    expect((await stat(rootA)).mode & 0o777).toBe(0o700);
+    // The data directory: traversable by the sandbox's user, not listable.
+    expect((await stat(env.dir)).mode & 0o777).toBe(0o711);
+    expect((await stat(join(env.dir, "workspaces"))).mode & 0o777).toBe(0o711);
+  });
+
+  it("is replaced after it dies, and its death is a 503-type refusal, not a crash", async () => {
+    await files.write("org_a", "survivor.txt", bytes("still here"));
+    const pids = helperPids("org_a");
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) process.kill(pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(text(await files.read("org_a", "survivor.txt"))).toBe("still here");
+    expect(helperPids("org_a").some((pid) => !pids.includes(pid))).toBe(true);
+  });
+
+  it("reports a sandbox that cannot start as unavailable, naming why", async () => {
+    const broken = createWorkspaceFiles({ dataDir: env.dir, quotaBytes: () => QUOTA, bwrapPath: "/nonexistent/bwrap" });
+    try {
+      const error = await broken.read("org_a", "real.txt").catch((caught) => caught);
+      expect(error).toBeInstanceOf(WorkspaceError);
+      expect(error).toMatchObject({ code: "unavailable", message: expect.stringMatching(/nonexistent\/bwrap/) });
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
+/** Host pids of the bwrap processes serving an org's files (bwrap's environment names the org). */
+function helperPids(orgId: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const environ = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (environ.includes(`OPENPAW_SANDBOX_ORG=${orgId}`) && cmdline.includes("workspace-helper")) pids.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return pids;
+}

@@ -1,14 +1,13 @@
+import type { ChildProcess } from "node:child_process";
 import { constants } from "node:fs";
-import { type FileHandle, chown, lstat, mkdir, open, readdir, readlink, realpath, rm, rmdir, unlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { displayPath, parseWorkspacePath, workspaceDir, WORKSPACE_MOUNT } from "./paths";
-import { type WorkspaceEntry, WorkspaceError, type WorkspaceFiles, type WorkspaceUsage } from "./types";
-
-/** Host uid/gid that owns workspace files, when the gateway runs as root (see bubblewrap.ts). */
-export interface WorkspaceOwner {
-  uid: number;
-  gid: number;
-}
+import { mkdir, open, realpath, rm } from "node:fs/promises";
+import type { Socket } from "node:net";
+import { killSandbox, nodeBinary, prepareSandboxDirs, type SandboxUser, sandboxUserFor, spawnSandboxed, withLimits } from "./bwrap";
+import { encodeFrame, type Frame, FrameReader } from "./frames";
+import { displayPath, parseWorkspacePath, WORKSPACE_MOUNT, workspaceDir } from "./paths";
+import { sandboxProgram } from "./programs";
+import { WorkspaceError, type WorkspaceErrorCode, type WorkspaceFiles } from "./types";
+import type { HelperReply, HelperRequest } from "./workspace-helper";
 
 export interface WorkspaceFilesOptions {
   dataDir: string;
@@ -16,45 +15,276 @@ export interface WorkspaceFilesOptions {
   quotaBytes(orgId: string): number | Promise<number>;
   /** Largest file one read returns and one write accepts (default 10 MiB). */
   maxFileBytes?: number;
-  /** chown what we create to this owner, so the sandbox user can change it too. */
-  owner?: WorkspaceOwner;
+  /**
+   * Host user the file work runs as: the sandbox's own (default sandboxUserFor(the gateway's uid),
+   * i.e. nobody when the gateway is root), so files the API creates belong to the org's commands too.
+   */
+  runAs?: SandboxUser;
+  /** Former name of `runAs`. */
+  owner?: SandboxUser;
+  bwrapPath?: string;
+  prlimitPath?: string;
+  /** Helpers kept running per gateway (default 8; one per org) and how long an idle one stays (default 30 s). */
+  maxHelpers?: number;
+  idleMs?: number;
+  /** Longest one operation may take before its helper is stopped (default 60 s). */
+  timeoutMs?: number;
 }
 
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-const MAX_SYMLINK_HOPS = 40;
+/** Where the helper program is inside its sandbox (a file from memory, see bwrap.ts). */
+const HELPER_PATH = "/opt/openpaw/workspace-helper.mjs";
+/** Room for an operation's JSON header (a listing) next to the largest payload. */
+const HEADER_ROOM = 64 * 1024 * 1024;
+const STDERR_KEPT = 4096;
+const CODES = new Set<WorkspaceErrorCode>([
+  "invalid_path",
+  "not_found",
+  "not_a_file",
+  "not_empty",
+  "too_large",
+  "quota_exceeded",
+  "changed",
+  "permission_denied",
+  "unavailable",
+]);
 
-/** A directory chain opened component by component; `dirs[0]` is the workspace root. */
-interface Walk {
-  dirs: FileHandle[];
-  names: string[];
+interface Helper {
+  orgId: string;
+  child: ChildProcess;
+  pending: Map<number, { resolve(frame: Frame): void; reject(error: Error): void; timer: NodeJS.Timeout }>;
+  lastUsed: number;
+  idle?: NodeJS.Timeout;
+  stderr: string;
+  /** Takes no new requests (idle, evicted, or shutting down). */
+  retired: boolean;
+  exited: boolean;
 }
 
 /**
  * The files of org workspaces on this host, with the workspace path rules and the quota.
  *
- * Why file descriptors: an exec command of the same org may swap a directory for a symlink
- * while we resolve a path (parallel tool calls). So we never hand the kernel a path with more
- * than one unchecked component: each directory is opened with O_NOFOLLOW relative to the
- * already-open parent (`/proc/self/fd/<fd>/<name>`, Linux's openat), and the final file is
- * opened with O_NOFOLLOW too. Symlinks are followed by us, in the sandbox's view (an absolute
- * target must be under /workspace; `..` may not climb above it), never by the kernel.
+ * The work itself is done by the workspace helper (workspace-helper.ts), one per org, running in
+ * a sandbox over that org's workspace as the sandbox's own user: an exec command of the same org
+ * may change any path at any moment, and whatever such a race makes the helper do, it does with
+ * the org's rights and in the org's mount namespace, never with the gateway's (which may be root)
+ * nor on the host's file system. The gateway only creates the workspace directory itself, under
+ * a parent no sandbox can see. See docs/sandbox.md, "Workspace file operations".
  */
 export function createWorkspaceFiles(options: WorkspaceFilesOptions): WorkspaceFiles & {
-  /** Host directory of the org's workspace, created (and chowned) on first use. */
+  /** Host directory of the org's workspace, created (owned by the sandbox's user) on first use. */
   ensureRoot(orgId: string): Promise<string>;
+  /** Stops every helper (gateway shutdown). */
+  close(): Promise<void>;
 } {
   const maxFileBytes = options.maxFileBytes ?? 10 * 1024 * 1024;
+  const runAs = options.runAs ?? options.owner ?? sandboxUserFor(process.getuid?.() ?? -1);
+  const bwrapPath = options.bwrapPath ?? "/usr/bin/bwrap";
+  const prlimitPath = options.prlimitPath ?? "/usr/bin/prlimit";
+  const maxHelpers = Math.max(1, options.maxHelpers ?? 8);
+  const idleMs = options.idleMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const helpers = new Map<string, Promise<Helper>>();
+  const live = new Set<Helper>();
   const locks = new Map<string, Promise<unknown>>();
+  let nextId = 0;
+  let dirsReady: Promise<void> | undefined;
+  let closed = false;
+
+  /** The data directory and its `workspaces` directory, once (see prepareSandboxDirs). */
+  function prepareDirs(): Promise<void> {
+    dirsReady ??= prepareSandboxDirs(options.dataDir, runAs, ["workspaces"]).catch((error) => {
+      dirsReady = undefined;
+      throw error;
+    });
+    return dirsReady;
+  }
 
   async function ensureRoot(orgId: string): Promise<string> {
     const dir = workspaceDir(options.dataDir, orgId);
-    await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+    await prepareDirs();
     // 0700: on the host, one org's sandbox user has no business in another org's files.
     await mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EEXIST") throw error;
     });
-    if (options.owner) await chown(dir, options.owner.uid, options.owner.gid);
+    if (runAs) {
+      // By descriptor, never by path: the parent is the gateway's, but a path is followed, a descriptor is what it is.
+      const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        const current = await handle.stat();
+        if (current.uid !== runAs.uid || current.gid !== runAs.gid) await handle.chown(runAs.uid, runAs.gid);
+      } finally {
+        await handle.close();
+      }
+    }
     return realpath(dir);
+  }
+
+  async function startHelper(orgId: string): Promise<Helper> {
+    const [root, source] = await Promise.all([ensureRoot(orgId), sandboxProgram("workspace-helper")]);
+    if (closed) throw new WorkspaceError("unavailable", "the workspace service is shutting down");
+    retireIdleBeyond(maxHelpers - 1);
+    const command = withLimits(
+      prlimitPath,
+      // One descriptor per directory level while measuring; files it writes are bounded by the file limit.
+      // No address-space limit: V8's reservations vary with garbage collection and made it abort at
+      // random; its memory is bounded by the heap flag below and by the largest frame.
+      { processes: 64, fileBytes: maxFileBytes, openFiles: 4096 },
+      [nodeBinary().path, "--max-old-space-size=256", HELPER_PATH],
+    );
+    const layout = {
+      workspace: root,
+      chdir: WORKSPACE_MOUNT,
+      files: [{ dest: HELPER_PATH, content: source }],
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+      tmpBytes: 1024 * 1024,
+      shmBytes: 1024 * 1024,
+    };
+    const child = spawnSandboxed(command, layout, { bwrapPath, runAs, stdin: "pipe", env: { OPENPAW_SANDBOX_ORG: orgId } });
+    const helper: Helper = { orgId, child, pending: new Map(), lastUsed: Date.now(), stderr: "", retired: false, exited: false };
+    live.add(helper);
+    const reader = new FrameReader(maxFileBytes + HEADER_ROOM);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = reader.push(chunk);
+      } catch (error) {
+        stop(helper, new WorkspaceError("unavailable", `the workspace helper answered garbage: ${(error as Error).message}`));
+        return;
+      }
+      for (const frame of frames) {
+        const waiter = helper.pending.get(frame.header.id as number);
+        if (!waiter) continue;
+        helper.pending.delete(frame.header.id as number);
+        clearTimeout(waiter.timer);
+        waiter.resolve(frame);
+      }
+      if (helper.pending.size === 0) idle(helper);
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      helper.stderr = (helper.stderr + chunk.toString("utf8")).slice(-STDERR_KEPT);
+    });
+    child.stdin?.on("error", () => undefined);
+    const onGone = () => {
+      if (helper.exited) return;
+      helper.exited = true;
+      helper.retired = true;
+      live.delete(helper);
+      clearTimeout(helper.idle);
+      // Node prints a fatal error first and its native stack after: the first line says why.
+      const detail = helper.stderr
+        .split("\n")
+        .find((line) => /[a-z]/i.test(line))
+        ?.trim();
+      const error = new WorkspaceError(
+        "unavailable",
+        `the workspace is unavailable: its sandbox stopped${detail ? ` (${detail.slice(0, 300)})` : ""}`,
+      );
+      for (const waiter of helper.pending.values()) {
+        clearTimeout(waiter.timer);
+        waiter.reject(error);
+      }
+      helper.pending.clear();
+    };
+    child.on("close", onGone);
+    child.on("error", onGone);
+    idle(helper);
+    return helper;
+  }
+
+  function helperFor(orgId: string): Promise<Helper> {
+    const existing = helpers.get(orgId);
+    if (existing) {
+      return existing.then((helper) => {
+        if (!helper.retired) return helper;
+        if (helpers.get(orgId) === existing) helpers.delete(orgId);
+        return helperFor(orgId);
+      });
+    }
+    const started = startHelper(orgId);
+    helpers.set(orgId, started);
+    started.catch(() => {
+      if (helpers.get(orgId) === started) helpers.delete(orgId);
+    });
+    return started;
+  }
+
+  /** With nothing in flight a helper does not keep the gateway alive, and goes after `idleMs`. */
+  function idle(helper: Helper): void {
+    clearTimeout(helper.idle);
+    setReferenced(helper, false);
+    helper.idle = setTimeout(() => retire(helper), idleMs);
+    helper.idle.unref();
+  }
+
+  function setReferenced(helper: Helper, on: boolean): void {
+    for (const handle of [helper.child, helper.child.stdin, helper.child.stdout, helper.child.stderr] as Array<
+      ChildProcess | Socket | null
+    >) {
+      if (on) handle?.ref?.();
+      else handle?.unref?.();
+    }
+  }
+
+  /** Lets a helper finish what it was asked, then go (it exits when its stdin ends). */
+  function retire(helper: Helper): void {
+    const entry = helpers.get(helper.orgId);
+    void entry?.then((current) => {
+      if (current === helper && helpers.get(helper.orgId) === entry) helpers.delete(helper.orgId);
+    });
+    // At once, so that no new request is sent to a helper whose stdin is ending.
+    helper.retired = true;
+    clearTimeout(helper.idle);
+    helper.child.stdin?.end();
+    setTimeout(() => killSandbox(helper.child), 5000).unref();
+  }
+
+  function retireIdleBeyond(keep: number): void {
+    const serving = [...live].filter((helper) => !helper.retired);
+    const idleOnes = serving.filter((helper) => helper.pending.size === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const helper of idleOnes.slice(0, Math.max(0, serving.length - keep))) retire(helper);
+  }
+
+  function stop(helper: Helper, error: WorkspaceError): void {
+    for (const waiter of helper.pending.values()) {
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    helper.pending.clear();
+    killSandbox(helper.child);
+  }
+
+  /** One operation through the org's helper; refusals come back as WorkspaceErrors. */
+  async function call(
+    orgId: string,
+    request: HelperRequest,
+    payload?: Uint8Array,
+  ): Promise<{ reply: HelperReply & { ok: true }; payload: Buffer }> {
+    if (closed) throw new WorkspaceError("unavailable", "the workspace service is shutting down");
+    let helper: Helper;
+    try {
+      helper = await helperFor(orgId);
+    } catch (error) {
+      if (error instanceof WorkspaceError) throw error;
+      throw new WorkspaceError("unavailable", `the workspace is unavailable: ${(error as Error).message}`);
+    }
+    const id = ++nextId;
+    const frame = await new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(
+        () => stop(helper, new WorkspaceError("unavailable", `the workspace operation took longer than ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      helper.pending.set(id, { resolve, reject, timer });
+      helper.lastUsed = Date.now();
+      clearTimeout(helper.idle);
+      setReferenced(helper, true);
+      for (const part of encodeFrame({ id, ...request }, payload)) helper.child.stdin?.write(part);
+    });
+    const reply = frame.header as unknown as HelperReply;
+    if (!reply.ok) {
+      if (CODES.has(reply.code as WorkspaceErrorCode)) throw new WorkspaceError(reply.code as WorkspaceErrorCode, reply.message);
+      throw new Error(`the workspace helper failed: ${reply.message}`);
+    }
+    return { reply, payload: frame.payload };
   }
 
   /** Serialises writes of one org so that two cannot both pass the quota check. */
@@ -69,248 +299,82 @@ export function createWorkspaceFiles(options: WorkspaceFilesOptions): WorkspaceF
     return next;
   }
 
-  /**
-   * Opens every directory of `segments` except (when `keepLast`) the last name, following
-   * symlinks in the sandbox's view. With `followLast`, a final symlink is followed as well.
-   */
-  async function walk(
-    orgId: string,
-    segments: string[],
-    mode: { followLast: boolean; createParents: boolean; openLast: boolean },
-  ): Promise<Walk & { last: string | null }> {
-    const root = await ensureRoot(orgId);
-    const walked: Walk = { dirs: [await open(root, DIR_FLAGS)], names: [] };
-    const pending = [...segments];
-    let hops = 0;
-    try {
-      while (pending.length > 0) {
-        const name = pending.shift() as string;
-        if (name === "" || name === ".") continue;
-        if (name === "..") {
-          if (walked.dirs.length === 1) throw refused(segments, "a symlink leads outside /workspace");
-          await (walked.dirs.pop() as FileHandle).close();
-          walked.names.pop();
-          continue;
-        }
-        const isLast = pending.length === 0;
-        const parent = walked.dirs[walked.dirs.length - 1];
-        const hostPath = `/proc/self/fd/${parent.fd}/${name}`;
-        const stat = await lstat(hostPath).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === "ENOENT") return null;
-          throw error;
-        });
-        if (stat?.isSymbolicLink() && (!isLast || mode.followLast)) {
-          if (++hops > MAX_SYMLINK_HOPS) throw refused(segments, "too many levels of symlinks");
-          const target = await readlink(hostPath);
-          if (target.startsWith("/")) {
-            if (target !== WORKSPACE_MOUNT && !target.startsWith(`${WORKSPACE_MOUNT}/`)) {
-              throw refused(segments, "a symlink points outside /workspace");
-            }
-            while (walked.dirs.length > 1) await (walked.dirs.pop() as FileHandle).close();
-            walked.names.length = 0;
-            pending.unshift(...target.slice(WORKSPACE_MOUNT.length).split("/"));
-          } else {
-            pending.unshift(...target.split("/"));
-          }
-          continue;
-        }
-        if (isLast && !mode.openLast) return { ...walked, last: name };
-        if (!stat) {
-          if (!mode.createParents) throw new WorkspaceError("not_found", `${displayPath(segments)} does not exist`);
-          await mkdir(hostPath, { mode: 0o755 }).catch((error: NodeJS.ErrnoException) => {
-            if (error.code !== "EEXIST") throw error;
-          });
-          if (options.owner) await chown(hostPath, options.owner.uid, options.owner.gid);
-        } else if (!stat.isDirectory()) {
-          throw new WorkspaceError("not_a_file", `${displayPath([...walked.names, name])} is not a directory`);
-        }
-        // O_NOFOLLOW: if the entry became a symlink since lstat, this fails instead of escaping.
-        const handle = await open(hostPath, DIR_FLAGS).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === "ELOOP" || error.code === "ENOTDIR") throw refused(segments, "the path changed while resolving");
-          throw error;
-        });
-        walked.dirs.push(handle);
-        walked.names.push(name);
-      }
-      return { ...walked, last: null };
-    } catch (error) {
-      await closeAll(walked.dirs);
-      throw error;
-    }
-  }
-
-  async function quotaCheck(orgId: string, growth: number, shownPath: string): Promise<void> {
-    if (growth <= 0) return;
-    const usage = await usageOf(orgId);
-    if (usage.usedBytes + growth > usage.quotaBytes) {
-      throw new WorkspaceError(
-        "quota_exceeded",
-        `workspace quota exceeded: writing ${shownPath} needs ${growth} more bytes, but ${usage.usedBytes} of ${usage.quotaBytes} bytes are used. Delete files to free space.`,
-      );
-    }
-  }
-
-  async function usageOf(orgId: string): Promise<WorkspaceUsage> {
-    const root = await ensureRoot(orgId);
-    return { usedBytes: await treeBytes(root), quotaBytes: await options.quotaBytes(orgId) };
+  async function usage(orgId: string) {
+    const [{ reply }, quotaBytes] = await Promise.all([call(orgId, { op: "usage" }), options.quotaBytes(orgId)]);
+    return { usedBytes: reply.usedBytes ?? 0, quotaBytes };
   }
 
   return {
     ensureRoot,
 
     async list(orgId, path = WORKSPACE_MOUNT) {
-      const segments = parseWorkspacePath(path);
-      const walked = await walk(orgId, segments, { followLast: true, createParents: false, openLast: true });
-      try {
-        const dir = walked.dirs[walked.dirs.length - 1];
-        const entries: WorkspaceEntry[] = [];
-        for (const name of (await readdir(`/proc/self/fd/${dir.fd}`)).sort()) {
-          const stat = await lstat(`/proc/self/fd/${dir.fd}/${name}`).catch(() => null);
-          if (!stat) continue;
-          entries.push({
-            name,
-            path: displayPath([...walked.names, name]),
-            type: stat.isFile() ? "file" : stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symlink" : "other",
-            size: stat.isFile() ? stat.size : 0,
-            modifiedAt: Math.floor(stat.mtimeMs),
-          });
-        }
-        return entries;
-      } finally {
-        await closeAll(walked.dirs);
-      }
+      const { reply } = await call(orgId, { op: "list", segments: parseWorkspacePath(path) });
+      return reply.entries ?? [];
     },
 
     async read(orgId, path, readOptions) {
-      const limit = Math.min(readOptions?.maxBytes ?? maxFileBytes, maxFileBytes);
-      const segments = parseWorkspacePath(path);
-      const walked = await walk(orgId, segments, { followLast: true, createParents: false, openLast: false });
-      try {
-        if (walked.last === null) throw new WorkspaceError("not_a_file", `${displayPath(walked.names)} is a directory`);
-        const shown = displayPath([...walked.names, walked.last]);
-        const parent = walked.dirs[walked.dirs.length - 1];
-        const file = await openFinal(parent, walked.last, constants.O_RDONLY, segments);
-        try {
-          const stat = await file.stat();
-          if (stat.isDirectory()) throw new WorkspaceError("not_a_file", `${shown} is a directory`);
-          if (!stat.isFile()) throw new WorkspaceError("not_a_file", `${shown} is not a regular file`);
-          if (stat.size > limit) {
-            throw new WorkspaceError("too_large", `${shown} is ${stat.size} bytes, over the ${limit}-byte limit of one read`);
-          }
-          return new Uint8Array(await file.readFile());
-        } finally {
-          await file.close();
-        }
-      } finally {
-        await closeAll(walked.dirs);
-      }
+      const maxBytes = Math.min(readOptions?.maxBytes ?? maxFileBytes, maxFileBytes);
+      const { payload } = await call(orgId, { op: "read", segments: parseWorkspacePath(path), maxBytes });
+      // A copy of its own: the frame's bytes may share a buffer with the next frame.
+      return new Uint8Array(payload);
     },
 
     async write(orgId, path, data, writeOptions) {
       const segments = parseWorkspacePath(path);
       if (segments.length === 0) throw new WorkspaceError("not_a_file", `${WORKSPACE_MOUNT} is a directory`);
+      if (data.byteLength > maxFileBytes) {
+        throw new WorkspaceError(
+          "too_large",
+          `${displayPath(segments)} would be ${data.byteLength} bytes, over the ${maxFileBytes}-byte file limit`,
+        );
+      }
       return withLock(orgId, async () => {
-        const walked = await walk(orgId, segments, { followLast: true, createParents: true, openLast: false });
-        try {
-          const last = walked.last as string;
-          const shown = displayPath([...walked.names, last]);
-          const parent = walked.dirs[walked.dirs.length - 1];
-          const hostPath = `/proc/self/fd/${parent.fd}/${last}`;
-          const existed = await lstat(hostPath).then(
-            () => true,
-            () => false,
-          );
-          const flags = constants.O_WRONLY | constants.O_CREAT | (writeOptions?.append ? constants.O_APPEND : 0);
-          const file = await openFinal(parent, last, flags, segments);
-          try {
-            const stat = await file.stat();
-            if (!stat.isFile()) throw new WorkspaceError("not_a_file", `${shown} is not a regular file`);
-            const finalSize = writeOptions?.append ? stat.size + data.byteLength : data.byteLength;
-            if (finalSize > maxFileBytes) {
-              throw new WorkspaceError("too_large", `${shown} would be ${finalSize} bytes, over the ${maxFileBytes}-byte file limit`);
-            }
-            await quotaCheck(orgId, finalSize - stat.size, shown);
-            if (!writeOptions?.append) await file.truncate(0);
-            await file.write(data, 0, data.byteLength, writeOptions?.append ? null : 0);
-            if (!existed && options.owner) await file.chown(options.owner.uid, options.owner.gid);
-            return { path: shown, size: finalSize, created: !existed };
-          } catch (error) {
-            if (!existed) await unlink(hostPath).catch(() => undefined);
-            throw error;
-          } finally {
-            await file.close();
-          }
-        } finally {
-          await closeAll(walked.dirs);
-        }
+        const quotaBytes = await options.quotaBytes(orgId);
+        const request = { op: "write" as const, segments, append: writeOptions?.append === true, maxFileBytes, quotaBytes };
+        const { reply } = await call(orgId, request, data);
+        return reply.written as { path: string; size: number; created: boolean };
       });
     },
 
     async delete(orgId, path) {
-      const segments = parseWorkspacePath(path);
-      if (segments.length === 0) throw new WorkspaceError("invalid_path", `refusing to delete ${WORKSPACE_MOUNT} itself`);
-      const walked = await walk(orgId, segments, { followLast: false, createParents: false, openLast: false });
-      try {
-        const last = walked.last as string;
-        const shown = displayPath([...walked.names, last]);
-        const hostPath = `/proc/self/fd/${walked.dirs[walked.dirs.length - 1].fd}/${last}`;
-        const stat = await lstat(hostPath).catch(() => null);
-        if (!stat) throw new WorkspaceError("not_found", `${shown} does not exist`);
-        if (stat.isDirectory()) {
-          await rmdir(hostPath).catch((error: NodeJS.ErrnoException) => {
-            if (error.code === "ENOTEMPTY" || error.code === "EEXIST") {
-              throw new WorkspaceError("not_empty", `${shown} is a directory that is not empty`);
-            }
-            throw error;
-          });
-        } else {
-          await unlink(hostPath);
-        }
-      } finally {
-        await closeAll(walked.dirs);
-      }
+      await withLock(orgId, () => call(orgId, { op: "delete", segments: parseWorkspacePath(path) }));
     },
 
-    usage: usageOf,
+    usage,
 
     async removeWorkspace(orgId) {
-      // Under the org's write lock, so no write of the org lands in a directory being removed.
-      // rm does not follow symlinks: one pointing out of the workspace goes, its target stays.
-      const dir = workspaceDir(options.dataDir, orgId);
-      await withLock(orgId, () => rm(dir, { recursive: true, force: true }));
+      // Under the org's write lock, so no write of the org lands in a directory being removed;
+      // the org's helper goes first (it has the workspace mounted). rm does not follow symlinks:
+      // one pointing out of the workspace goes, its target stays.
+      await withLock(orgId, async () => {
+        const helper = await helpers.get(orgId)?.catch(() => undefined);
+        if (helper) retire(helper);
+        await rm(workspaceDir(options.dataDir, orgId), { recursive: true, force: true });
+      });
+    },
+
+    async close() {
+      closed = true;
+      const all = [...live];
+      for (const helper of all) {
+        helper.retired = true;
+        clearTimeout(helper.idle);
+        helper.child.stdin?.end();
+      }
+      await Promise.all(
+        all.map(
+          (helper) =>
+            new Promise<void>((resolve) => {
+              if (helper.exited) return resolve();
+              const timer = setTimeout(() => killSandbox(helper.child), 2000);
+              helper.child.once("close", () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+        ),
+      );
+      helpers.clear();
     },
   };
-}
-
-/** Opens the last component under an open directory without ever following a symlink. */
-async function openFinal(parent: FileHandle, name: string, flags: number, segments: string[]): Promise<FileHandle> {
-  // O_NONBLOCK: a FIFO planted by a command must not hang the gateway.
-  const all = flags | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-  return open(`/proc/self/fd/${parent.fd}/${name}`, all, 0o644).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ELOOP") throw refused(segments, "the path changed while resolving");
-    if (error.code === "ENOENT") throw new WorkspaceError("not_found", `${displayPath(segments)} does not exist`);
-    if (error.code === "EISDIR") throw new WorkspaceError("not_a_file", `${displayPath(segments)} is a directory`);
-    if (error.code === "ENXIO") throw new WorkspaceError("not_a_file", `${displayPath(segments)} is not a regular file`);
-    throw error;
-  });
-}
-
-/** Apparent size of the regular files under a directory, symlinks not followed. */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(full);
-    else if (entry.isFile()) total += (await lstat(full).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
-
-async function closeAll(handles: FileHandle[]): Promise<void> {
-  await Promise.all(handles.map((handle) => handle.close().catch(() => undefined)));
-}
-
-function refused(segments: string[], why: string): WorkspaceError {
-  return new WorkspaceError("invalid_path", `refused path ${JSON.stringify(displayPath(segments))}: ${why}`);
 }

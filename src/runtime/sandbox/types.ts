@@ -61,7 +61,10 @@ export type WorkspaceErrorCode =
   | "not_a_file" // a directory where a file was expected, or the reverse (400)
   | "not_empty" // deleting a directory that still has entries (409)
   | "too_large" // over a size cap of one read or write (413)
-  | "quota_exceeded"; // the workspace would grow past its plan's quota (413)
+  | "quota_exceeded" // the workspace would grow past its plan's quota (413)
+  | "changed" // the path kept changing while the operation ran (a command racing it); retrying may work (409)
+  | "permission_denied" // the file's own mode forbids it, as it would forbid the sandbox's user (403)
+  | "unavailable"; // the sandbox that does the file work cannot start or stopped (503)
 
 /** A refusal by the workspace rules; `message` is safe to show to the agent or the API user. */
 export class WorkspaceError extends Error {

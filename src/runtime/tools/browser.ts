@@ -1,9 +1,14 @@
 import { existsSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readability } from "@mozilla/readability";
 import { parseHTML } from "linkedom";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { z } from "zod";
-import { BLOCKED_HEADER, checkEgress, type EgressPolicyOptions, type EgressProxy, startEgressProxy } from "../sandbox/egress-proxy";
+import { type BrowserSandbox, type BrowserSandboxOptions, prepareBrowserSandbox } from "../sandbox/browser-sandbox";
+import type { SandboxUser } from "../sandbox/bwrap";
+import { BLOCKED_HEADER, checkEgress, type EgressPolicyOptions } from "../sandbox/egress-proxy";
 import type { ProbeResult, WorkspaceFiles } from "../sandbox/types";
 import type { ToolContext, ToolDefinition, ToolOutput } from "./types";
 
@@ -13,7 +18,14 @@ const loadChromium = async () => (await import("playwright-core")).chromium;
 export interface BrowserToolOptions {
   /** Where screenshots are saved (the org's workspace, within its quota). */
   files: WorkspaceFiles;
+  /** Each browser's sandbox directory (its egress socket) lives under `<dataDir>/sandbox/browsers`. */
+  dataDir: string;
   executablePath?: string;
+  /** Host user Chromium runs as; by default the sandbox's (nobody when the gateway is root). */
+  runAs?: SandboxUser;
+  bwrapPath?: string;
+  /** An org's browser with no open context is closed after this long (default 60 s). */
+  idleMs?: number;
   /** host[:port] entries exempt from the private-address block (OPENPAW_FETCH_ALLOWLIST). */
   allowlist?: string[];
   lookup?: EgressPolicyOptions["lookup"];
@@ -30,11 +42,15 @@ export interface BrowserToolHandle {
   tool: ToolDefinition<BrowserInput>;
   /** Closes the browser context of a run (its pages, cookies, storage); call at the end of every run. */
   closeRun(runId: string): Promise<void>;
-  /** Closes every context, Chromium and the egress proxy (gateway shutdown). */
+  /** Closes every context, every Chromium and their egress proxies (gateway shutdown). */
   close(): Promise<void>;
+  /** The sandboxes of the browsers running now, by org (for tests and health pages). */
+  sandboxes(): Map<string, BrowserSandbox>;
 }
 
 const LAUNCH_ARGS = [
+  // Chromium's own sandbox needs user namespaces, which its bubblewrap sandbox does not allow:
+  // bubblewrap (own user, network and mount namespaces, no capabilities) is the sandbox.
   "--no-sandbox",
   "--disable-gpu",
   "--disable-background-networking",
@@ -57,8 +73,18 @@ const input = z.object({
 
 export type BrowserInput = z.infer<typeof input>;
 
+/** One org's Chromium, in its own sandbox with its own egress proxy; contexts are its runs. */
+interface OrgBrowser {
+  orgId: string;
+  browser: Browser;
+  sandbox: BrowserSandbox;
+  contexts: number;
+  idle?: NodeJS.Timeout;
+}
+
 interface RunSession {
   orgId: string;
+  owner: OrgBrowser;
   context: BrowserContext;
   page: Page;
   blocked: string[];
@@ -66,17 +92,29 @@ interface RunSession {
 }
 
 /**
- * Whether Chromium can be driven here: the binary exists and a headless launch succeeds.
- * When it fails, offer `{ name: "browser", reason }` as an UnavailableTool instead of the tool.
+ * Whether Chromium can be driven here, sandboxed as it always is: the binary exists and a headless
+ * launch inside its sandbox succeeds. When it fails, offer `{ name: "browser", reason }` as an
+ * UnavailableTool instead of the tool.
  */
-export async function probeBrowser(executablePath = "/usr/bin/chromium"): Promise<ProbeResult> {
+export async function probeBrowser(
+  executablePath = "/usr/bin/chromium",
+  sandbox: Omit<BrowserSandboxOptions, "chromiumPath" | "policy" | "dataDir"> & { dataDir?: string } = {},
+): Promise<ProbeResult> {
   if (!existsSync(executablePath)) return { ok: false, reason: `Chromium is not installed (${executablePath} is missing)` };
+  const scratch = sandbox.dataDir ? undefined : await mkdtemp(join(tmpdir(), "openpaw-browser-probe-"));
+  let prepared: BrowserSandbox | undefined;
   try {
-    const browser = await (await loadChromium()).launch({ executablePath, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
+    // Traversable by the sandbox's user, like a data directory (see prepareSandboxDirs).
+    if (scratch) await chmod(scratch, 0o711);
+    prepared = await prepareBrowserSandbox({ ...sandbox, dataDir: sandbox.dataDir ?? (scratch as string), chromiumPath: executablePath, policy: {} });
+    const browser = await (await loadChromium()).launch({ ...prepared.launch, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
     await browser.close();
     return { ok: true };
   } catch (error) {
-    return { ok: false, reason: `Chromium does not start: ${firstLine(error)}` };
+    return { ok: false, reason: `Chromium does not start in its sandbox: ${firstLine(error)}` };
+  } finally {
+    await prepared?.dispose();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -92,47 +130,84 @@ export function createBrowserTool(options: BrowserToolOptions): BrowserToolHandl
   const maxContexts = options.maxContexts ?? 4;
   const maxPages = options.maxPagesPerContext ?? 3;
   const maxChars = options.maxOutputChars ?? 20_000;
+  const idleMs = options.idleMs ?? 60_000;
   const policy: EgressPolicyOptions = { allowlist: options.allowlist, lookup: options.lookup };
   const runs = new Map<string, Promise<RunSession>>();
-  let started: Promise<{ browser: Browser; proxy: EgressProxy }> | undefined;
+  const browsers = new Map<string, Promise<OrgBrowser>>();
+  const sandboxes = new Map<string, BrowserSandbox>();
 
-  function start(): Promise<{ browser: Browser; proxy: EgressProxy }> {
-    started ??= (async () => {
-      const proxy = await startEgressProxy(policy);
-      try {
-        const browser = await (await loadChromium()).launch({
-          executablePath,
-          headless: true,
-          args: LAUNCH_ARGS,
-          // Playwright adds <-loopback> to the bypass list, so loopback goes through the proxy too.
-          proxy: { server: proxy.url },
-          timeout: 30_000,
-        });
-        browser.on("disconnected", () => {
-          started = undefined;
-          runs.clear();
-        });
-        return { browser, proxy };
-      } catch (error) {
-        await proxy.close();
-        throw error;
-      }
-    })().catch((error) => {
-      started = undefined;
-      throw error;
+  /** Launches the org's Chromium in a sandbox of its own, with an egress proxy only it can use. */
+  async function launch(orgId: string): Promise<OrgBrowser> {
+    const sandbox = await prepareBrowserSandbox({
+      dataDir: options.dataDir,
+      chromiumPath: executablePath,
+      policy,
+      runAs: options.runAs,
+      bwrapPath: options.bwrapPath,
     });
-    return started;
+    try {
+      // Playwright adds <-loopback> to the bypass list, so loopback goes through the proxy too.
+      const browser = await (await loadChromium()).launch({ ...sandbox.launch, headless: true, args: LAUNCH_ARGS, timeout: 30_000 });
+      const entry: OrgBrowser = { orgId, browser, sandbox, contexts: 0 };
+      sandboxes.set(orgId, sandbox);
+      browser.on("disconnected", () => {
+        clearTimeout(entry.idle);
+        void browsers.get(orgId)?.then((current) => {
+          if (current === entry) browsers.delete(orgId);
+        });
+        for (const [runId, session] of runs) {
+          void session.then((s) => s.owner === entry && runs.get(runId) === session && runs.delete(runId)).catch(() => undefined);
+        }
+        if (sandboxes.get(orgId) === sandbox) sandboxes.delete(orgId);
+        void sandbox.dispose();
+      });
+      return entry;
+    } catch (error) {
+      await sandbox.dispose();
+      throw error;
+    }
+  }
+
+  function browserFor(orgId: string): Promise<OrgBrowser> {
+    let entry = browsers.get(orgId);
+    if (!entry) {
+      const started = launch(orgId);
+      browsers.set(orgId, started);
+      started.catch(() => {
+        if (browsers.get(orgId) === started) browsers.delete(orgId);
+      });
+      entry = started;
+    }
+    return entry;
+  }
+
+  /** A browser without contexts stays a little (the next run of the org is likely soon), then goes. */
+  function release(owner: OrgBrowser): void {
+    owner.contexts = Math.max(0, owner.contexts - 1);
+    if (owner.contexts > 0) return;
+    clearTimeout(owner.idle);
+    owner.idle = setTimeout(() => void owner.browser.close().catch(() => undefined), idleMs);
+    owner.idle.unref();
   }
 
   async function openRun(ctx: ToolContext): Promise<RunSession> {
     if (runs.size >= maxContexts) throw new Error(`the gateway's ${maxContexts} browser sessions are all in use; try again shortly`);
-    const { browser } = await start();
-    const context = await browser.newContext({
-      serviceWorkers: "block",
-      acceptDownloads: false,
-      viewport: { width: 1280, height: 800 },
-    });
-    const session: RunSession = { orgId: ctx.orgId, context, page: undefined as unknown as Page, blocked: [], screenshots: 0 };
+    const owner = await browserFor(ctx.orgId);
+    clearTimeout(owner.idle);
+    owner.contexts++;
+    let context: BrowserContext;
+    try {
+      context = await owner.browser.newContext({
+        serviceWorkers: "block",
+        acceptDownloads: false,
+        viewport: { width: 1280, height: 800 },
+      });
+    } catch (error) {
+      release(owner);
+      throw error;
+    }
+    const session: RunSession = { orgId: ctx.orgId, owner, context, page: undefined as unknown as Page, blocked: [], screenshots: 0 };
+    context.on("close", () => release(owner));
     await context.route("**/*", async (route) => {
       const url = new URL(route.request().url());
       if (url.protocol !== "http:" && url.protocol !== "https:") {
@@ -274,17 +349,23 @@ export function createBrowserTool(options: BrowserToolOptions): BrowserToolHandl
       await session?.then((s) => s.context.close()).catch(() => undefined);
     },
     async close() {
-      const all = [...runs.values()];
+      const all = [...browsers.values()];
+      browsers.clear();
       runs.clear();
-      await Promise.all(all.map((session) => session.then((s) => s.context.close()).catch(() => undefined)));
-      const running = started;
-      started = undefined;
-      if (running) {
-        const { browser, proxy } = await running.catch(() => ({ browser: undefined, proxy: undefined }));
-        await browser?.close().catch(() => undefined);
-        await proxy?.close();
-      }
+      await Promise.all(
+        all.map((entry) =>
+          entry.then(
+            async (owner) => {
+              clearTimeout(owner.idle);
+              await owner.browser.close().catch(() => undefined);
+              await owner.sandbox.dispose();
+            },
+            () => undefined,
+          ),
+        ),
+      );
     },
+    sandboxes: () => new Map(sandboxes),
   };
 }
 
