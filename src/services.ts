@@ -14,6 +14,7 @@ import { type Logger, createLogger } from "./lib/logger";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/chat/concurrency";
 import { recoverInterruptedRuns } from "./features/chat/recovery";
 import { createAnthropicProvider } from "./runtime/models/anthropic";
+import { ModelDiscovery, localServerOf } from "./runtime/models/discovery";
 import { createOpenAIProvider } from "./runtime/models/openai";
 import type { ModelProvider } from "./runtime/models/types";
 import type { ToolRegistry } from "./runtime/tools/registry";
@@ -65,6 +66,25 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/**
+ * Says at start which models can run, and when none can, exactly what to set: a gateway without
+ * a provider answers every chat with 503, which a newcomer should not have to discover by trying.
+ */
+function logModelSetup(logger: Logger, config: Config, models: ModelCatalogue): void {
+  const available = models.list().filter((m) => m.available);
+  if (available.length > 0) {
+    const local = available.filter((m) => m.local).map((m) => m.id);
+    logger.info("models", { available: available.length, ...(local.length ? { local } : {}), default: models.defaultModel().id });
+    return;
+  }
+  logger.warn(
+    config.openai.baseUrl
+      ? `No model can run yet: OPENAI_BASE_URL (${config.openai.baseUrl}) lists no models. Pull one there (Ollama: ollama pull llama3.2); it appears within a minute.`
+      : "No model provider is configured, so chats answer 503. Set ANTHROPIC_API_KEY, or run a local model without a key: " +
+          "OPENAI_BASE_URL=http://localhost:11434/v1 (Ollama; vLLM and llama.cpp serve the same API). See README, \"Try it without an API key\".",
+  );
+}
+
 /** Builds the services and brings the database schema up to date. */
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -85,14 +105,22 @@ export async function createServices(config: Config, options: { logger?: Logger 
     modelsFile: config.modelsFile,
     anthropicConfigured: config.anthropic.apiKey !== null,
     openaiConfigured: config.openai.apiKey !== null || config.openai.baseUrl !== null,
+    localServer: localServerOf(config.openai.baseUrl),
   });
   const providers: Services["providers"] = {};
   if (config.anthropic.apiKey) {
     providers.anthropic = createAnthropicProvider({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseUrl ?? undefined });
   }
   if (config.openai.apiKey || config.openai.baseUrl) {
-    providers.openai = createOpenAIProvider({ apiKey: config.openai.apiKey ?? undefined, baseURL: config.openai.baseUrl ?? undefined });
+    providers.openai = createOpenAIProvider({
+      apiKey: config.openai.apiKey ?? undefined,
+      baseURL: config.openai.baseUrl ?? undefined,
+      paramsFor: (providerModel) => models.list().find((m) => m.provider === "openai" && m.providerModel === providerModel)?.requestParams,
+    });
   }
+  const discovery = new ModelDiscovery({ catalogue: models, providers, logger });
+  await discovery.start();
+  logModelSetup(logger, config, models);
   const tools = await createToolRegistry(config, db.kysely, { quotaBytes: createWorkspaceQuota(db.kysely, plans) });
 
   // SQLite is one process: every run still marked running was cut off. With PostgreSQL other
@@ -133,6 +161,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     close() {
       closing ??= (async () => {
         clearInterval(recovery);
+        discovery.stop();
         await domains.stop();
         await billing.close();
         await tools.close();

@@ -1,9 +1,11 @@
 import type { RunErrorType, RunEvent, StopReason } from "./events";
+import { conversationBreakpoints, promptText } from "./context";
 import { type RetryOptions, addUsage, streamWithRetry } from "./models/retry";
 import {
   type AssistantBlock,
   type ChatMessage,
   type ModelProvider,
+  type PromptBlock,
   type ProviderError,
   type TokenUsage,
   type ToolCall,
@@ -31,9 +33,13 @@ export interface RunResult extends RunTotals {
 
 /** Reserves quota before each model call and settles it after (see features/billing/quota). */
 export interface QuotaHooks {
-  reserve(tokens: number): Promise<boolean>;
+  /** Reserves the call's input and as much output as the plan leaves (at most `maxOutputTokens`), or says why it cannot. */
+  reserveCall(inputTokens: number, maxOutputTokens: number): Promise<CallGrant>;
   settle(reserved: number, actual: number): Promise<void>;
 }
+
+/** A reservation for one model call: its `max_tokens` is capped by what the plan leaves. */
+export type CallGrant = { ok: true; reserved: number; maxTokens: number } | { ok: false; message: string };
 
 export interface RunOptions {
   runId: string;
@@ -44,10 +50,13 @@ export interface RunOptions {
   /** The provider's model id and the limits of the model. */
   model: { providerModel: string; maxOutputTokens: number };
   costOf(usage: TokenUsage): number;
-  system: string;
+  /** Most stable block first (runtime/context's composeContext). */
+  system: PromptBlock[];
   /** Earlier turns of the conversation, already trimmed to fit. */
   history: ChatMessage[];
   userMessage: string;
+  /** Sent (and stored) with the user's message for the model alone: the memory matched to it. */
+  userContext?: string;
   temperature: number;
   maxIterations: number;
   tools: ToolDefinition<any>[];
@@ -118,20 +127,25 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   const { signal, emit } = options;
   const toolsByName = new Map(options.tools.map((t) => [t.name, t]));
   const toolSpecs: ToolSpec[] = options.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: toJsonSchema(t.input) }));
-  const messages: ChatMessage[] = [...options.history, { role: "user", content: options.userMessage }];
+  const userTurn: ChatMessage = { role: "user", content: options.userMessage, ...(options.userContext ? { context: options.userContext } : {}) };
+  const messages: ChatMessage[] = [...options.history, userTurn];
   const totals: RunTotals = { usage: emptyUsage(), cost: 0, iterations: 0, toolCalls: 0 };
   let text = "";
   const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
 
-  await options.onMessage?.({ role: "user", content: options.userMessage });
+  await options.onMessage?.(userTurn);
 
   for (let iteration = 1; iteration <= options.maxIterations; iteration++) {
     if (signal.aborted) return finish("cancelled");
-    const maxTokens = options.model.maxOutputTokens;
-    const reserved = maxTokens + estimateRequestTokens(options.system, messages, toolSpecs);
-    if (options.quota && !(await options.quota.reserve(reserved))) {
-      return finish("error", { type: "quota_exceeded_error", message: "The organization's plan token limit was reached during this run." });
+    const input = estimateRequestTokens(promptText(options.system), messages, toolSpecs);
+    const grant: CallGrant = options.quota
+      ? await options.quota.reserveCall(input, options.model.maxOutputTokens)
+      : { ok: true, reserved: 0, maxTokens: options.model.maxOutputTokens };
+    if (!grant.ok) {
+      const after = totals.iterations ? `The run stopped after ${totals.iterations} model call${totals.iterations === 1 ? "" : "s"}: ` : "";
+      return finish("error", { type: "quota_exceeded_error", message: `${after}${grant.message}` });
     }
+    const { maxTokens, reserved } = grant;
     totals.iterations++;
 
     const blocks: AssistantBlock[] = [];
@@ -150,6 +164,7 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
         model: options.model.providerModel,
         system: options.system,
         messages,
+        cacheBreakpoints: conversationBreakpoints(messages),
         tools: toolSpecs,
         temperature: options.temperature,
         maxTokens,

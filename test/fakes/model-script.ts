@@ -75,6 +75,8 @@ export interface FakeModelServer {
   /** What the SDK takes as `baseURL`. */
   url: string;
   requests: FakeRequestRecord[];
+  /** Paths of side requests (model lists and lookups), in order. */
+  sideRequests: string[];
   enqueue(...turns: FakeTurn[]): void;
   setFallback(fn: (body: any) => FakeTurn): void;
   /** Responses the client abandoned before the fake finished sending them. */
@@ -157,6 +159,8 @@ export interface Dialect {
   /** Answers paths the fake does not serve (404 in the dialect's format); undefined when served. */
   notFound(method: string, path: string): DialectResponse | undefined;
   respond(turn: FakeTurn, body: any, headers: Record<string, string>): DialectResponse;
+  /** Answers side endpoints (model lists) that are not model calls: not recorded in `requests`, consume no turn. */
+  side?(method: string, path: string): { status: number; body: unknown } | undefined;
 }
 
 /** Serves a dialect on 127.0.0.1 (port 0) with the queue / fallback / recording behaviour. */
@@ -164,6 +168,7 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
   const queue: FakeTurn[] = [];
   let fallback: (body: any) => FakeTurn = () => dialect.defaultTurn;
   const requests: FakeRequestRecord[] = [];
+  const sideRequests: string[] = [];
   let aborted = 0;
   let closing = false;
 
@@ -178,6 +183,13 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
       body = raw;
     }
     const path = (req.url ?? "/").split("?")[0];
+    const side = dialect.side?.(req.method ?? "GET", path);
+    if (side) {
+      sideRequests.push(path);
+      res.writeHead(side.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(side.body));
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
@@ -218,6 +230,7 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
   return {
     url: `http://127.0.0.1:${port}${dialect.basePath}`,
     requests,
+    sideRequests,
     enqueue: (...turns) => {
       queue.push(...turns);
     },

@@ -6,13 +6,14 @@ import { ApiError, errors } from "../../http/errors";
 import { canSeeAgent, requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import type { Logger } from "../../lib/logger";
-import { composeSystemPrompt, fitHistory, historyEntry } from "../../runtime/context";
+import { composeContext, estimateFirstCallTokens, fitHistory, historyEntry, promptText } from "../../runtime/context";
 import type { RunEvent, StopReason } from "../../runtime/events";
 import { type RunResult, type RunTotals, estimateTokens, runAgent, totalTokens } from "../../runtime/loop";
 import { type ModelInfo, costOf } from "../../runtime/models/catalogue";
 import { addUsage } from "../../runtime/models/retry";
-import { type ChatMessage, type ModelProvider, type TokenUsage, emptyUsage } from "../../runtime/models/types";
+import { type ChatMessage, type ModelProvider, type PromptBlock, type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { buildSystemPrompt } from "../../runtime/prompt";
+import { toJsonSchema } from "../../runtime/tools/schema";
 import { type SubagentInput, createSubagentTool } from "../../runtime/tools/subagent";
 import type { ToolTier, ToolContext, ToolDefinition, ToolOutput } from "../../runtime/tools/types";
 import type { Services } from "../../services";
@@ -42,7 +43,9 @@ export interface PreparedRun {
   agent: AgentsTable;
   model: ModelInfo;
   provider: ModelProvider;
-  system: string;
+  system: PromptBlock[];
+  /** The memory matched to the message, sent with it (runtime/context's composeContext). */
+  userContext: string | undefined;
   history: ChatMessage[];
   tools: ToolDefinition<any>[];
   message: string;
@@ -113,12 +116,10 @@ export async function startRun(services: Services, options: StartRunOptions): Pr
   if (!org) throw errors.notFound("Agent", "agentId");
   const plan = effectivePlan(org, services.plans, Date.now());
 
-  const model = services.models.get(agent.model);
+  const model = await services.models.resolve(agent.model);
   if (!model) throw errors.invalid(`The agent's model "${agent.model}" is not in this deployment's model catalogue.`, "model");
   const provider = services.providers[model.provider];
-  if (!model.available || !provider) {
-    throw new ApiError("provider_error", `The agent's model "${model.id}" is not available: its provider (${model.provider}) is not configured on this deployment.`, { status: 503 });
-  }
+  if (!model.available || !provider) throw unavailableModel(services, model);
 
   await services.quota.assertCanStart(access.orgId);
 
@@ -138,17 +139,8 @@ export async function startRun(services: Services, options: StartRunOptions): Pr
 
   try {
     const now = Date.now();
-    if (!conversationId) {
-      conversationId = newId("conv");
-      await insertConversation(db.kysely, {
-        id: conversationId,
-        org_id: access.orgId,
-        agent_id: agent.id,
-        title: body.message.replace(/\s+/g, " ").trim().slice(0, 80),
-        created_at: now,
-        updated_at: now,
-      });
-    }
+    const isNew = !conversationId;
+    conversationId ??= newId("conv");
     const enabled = JSON.parse(agent.enabled_tools) as string[];
     const runId = newId("run");
     const children = { runs: 0, usage: emptyUsage(), cost: 0 };
@@ -159,15 +151,29 @@ export async function startRun(services: Services, options: StartRunOptions): Pr
       listAgentSkills(db.kysely, access.orgId, agent.id),
       memory.notes(),
       memory.matchingHistory(body.message, 5),
-      loadMessages(db.kysely, access.orgId, conversationId),
+      isNew ? [] : loadMessages(db.kysely, access.orgId, conversationId),
     ]);
     const memoryTools = tools.some((t) => t.name === "memory_read" || t.name === "memory_write");
-    const system = composeSystemPrompt(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
-    const budget = model.contextWindow - Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) - estimateTokens(system) - estimateTokens(body.message) - 2_000;
+    const { system, userContext } = composeContext(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
+    const budget =
+      model.contextWindow - Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) - estimateTokens(promptText(system)) - estimateTokens(body.message) - 2_000;
     const history = fitHistory(
       stored.map((m) => m.message),
       Math.max(0, budget),
     );
+    // Before anything is written: a run whose first call does not fit the plan is a 402, not a stream that fails.
+    const specs = tools.map((t) => ({ name: t.name, description: t.description, inputSchema: toJsonSchema(t.input) }));
+    await services.quota.assertCallFits(access.orgId, estimateFirstCallTokens(system, history, body.message, userContext, specs));
+    if (isNew) {
+      await insertConversation(db.kysely, {
+        id: conversationId,
+        org_id: access.orgId,
+        agent_id: agent.id,
+        title: body.message.replace(/\s+/g, " ").trim().slice(0, 80),
+        created_at: now,
+        updated_at: now,
+      });
+    }
     await insertRun(db.kysely, {
       id: runId,
       org_id: access.orgId,
@@ -189,12 +195,39 @@ export async function startRun(services: Services, options: StartRunOptions): Pr
       updated_at: now,
       ended_at: null,
     });
-    prepared = { runId, conversationId, access, agent, model, provider, system, history, tools, message: body.message, startedAt: now, release, parentRunId, children };
+    prepared = {
+      runId,
+      conversationId,
+      access,
+      agent,
+      model,
+      provider,
+      system,
+      userContext,
+      history,
+      tools,
+      message: body.message,
+      startedAt: now,
+      release,
+      parentRunId,
+      children,
+    };
     return prepared;
   } catch (error) {
     release();
     throw error;
   }
+}
+
+/** The 503 for a model whose provider is not set up here; names the variables that would set it up. */
+function unavailableModel(services: Services, model: ModelInfo): ApiError {
+  const fix =
+    model.provider === "anthropic"
+      ? "Set ANTHROPIC_API_KEY, or choose a model of a configured provider (GET /v1/models lists them with `available`)."
+      : model.local
+        ? `Its server (OPENAI_BASE_URL ${services.models.localServer}) no longer lists it: load it there again, or choose another model.`
+        : "Set OPENAI_BASE_URL to an OpenAI-compatible server (Ollama: http://localhost:11434/v1) or OPENAI_API_KEY for OpenAI, or choose a model of a configured provider.";
+  return new ApiError("provider_error", `The agent's model "${model.id}" is not available on this deployment. ${fix}`, { status: 503 });
 }
 
 /**
@@ -271,13 +304,14 @@ export async function executeRun(services: Services, run: PreparedRun, emit: (ev
       system: run.system,
       history: run.history,
       userMessage: run.message,
+      userContext: run.userContext,
       temperature: run.agent.temperature,
       maxIterations: run.agent.max_iterations,
       tools: run.tools,
       toolOutputChars: config.limits.toolOutputChars,
       signal,
       quota: {
-        reserve: (tokens) => services.quota.reserve(orgId, tokens),
+        reserveCall: (input, maxOutput) => services.quota.reserveCall(orgId, input, maxOutput),
         settle: (reserved, actual) => services.quota.settle(orgId, reserved, actual),
       },
       emit,

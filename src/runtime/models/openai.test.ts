@@ -12,7 +12,7 @@ async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> 
 
 const request = (overrides: Partial<ModelRequest> = {}): ModelRequest => ({
   model: "gpt-test",
-  system: "You are terse.",
+  system: [{ text: "You are terse.", cache: true }],
   messages: [{ role: "user", content: "Say hello to the world!!" }],
   tools: [],
   maxTokens: 1024,

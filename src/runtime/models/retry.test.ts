@@ -15,7 +15,7 @@ async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> 
 
 const request = (overrides: Partial<ModelRequest> = {}): ModelRequest => ({
   model: "claude-sonnet-4-20250514",
-  system: "sys",
+  system: [{ text: "sys" }],
   messages: [{ role: "user", content: "12345678" }],
   tools: [],
   maxTokens: 100,

@@ -41,17 +41,36 @@ export interface ToolResultBlock {
 export type AssistantBlock = { type: "text"; text: string } | ({ type: "tool_call" } & ToolCall);
 
 export type ChatMessage =
-  | { role: "user"; content: string }
+  /**
+   * `context` is what the gateway adds for the model alone (memory entries matched to this
+   * message): sent before `content`, stored with it so later requests repeat the exact same prefix.
+   */
+  | { role: "user"; content: string; context?: string }
   | { role: "assistant"; content: AssistantBlock[] }
   /** Results of the tool calls of the preceding assistant message, in the same order. */
   | { role: "tool"; results: ToolResultBlock[] };
 
+/**
+ * One part of the system prompt. A request's parts go from the most stable (the agent's prompt
+ * and skills) to the least, so that a change late in the prompt leaves the earlier parts cached.
+ */
+export interface PromptBlock {
+  text: string;
+  /** This block ends a prefix worth caching (providers with explicit caching place a breakpoint here). */
+  cache?: boolean;
+}
+
 export interface ModelRequest {
   /** The provider's own model id (the catalogue maps our id to it). */
   model: string;
-  system: string;
+  system: PromptBlock[];
   messages: ChatMessage[];
   tools: ToolSpec[];
+  /**
+   * Indexes into `messages` whose end is a cache breakpoint (see runtime/context's
+   * `conversationBreakpoints`). Providers without explicit caching ignore them.
+   */
+  cacheBreakpoints?: number[];
   temperature?: number;
   maxTokens: number;
   signal?: AbortSignal;
@@ -106,4 +125,16 @@ export type StreamPart =
 export interface ModelProvider {
   readonly id: string;
   stream(request: ModelRequest): AsyncIterable<StreamPart>;
+  /** The models the provider serves right now (its `/v1/models`); throws ProviderError when it cannot say. */
+  listModels?(signal?: AbortSignal): Promise<ServedModel[]>;
+  /** One model the provider serves, or null when it does not serve that id. */
+  retrieveModel?(id: string, signal?: AbortSignal): Promise<ServedModel | null>;
+}
+
+/** A model as a provider lists it: its id and, when the server says, its limits. */
+export interface ServedModel {
+  id: string;
+  name?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
 }
