@@ -139,7 +139,10 @@ describe("chat: POST /v1/agent/:agentId/chat", () => {
     const offered = body.tools.map((t: { name: string }) => t.name).sort();
     // web_search: no provider configured; exec: above the free plan.
     expect(offered).toEqual(["memory_read", "memory_write", "read_url"]);
-    expect(body.tools.at(-1).cache_control).toEqual({ type: "ephemeral" });
+    // The stable system block's breakpoint covers the tools before it; the conversation has its own.
+    expect(body.system[0].cache_control).toEqual({ type: "ephemeral" });
+    expect(body.tools.some((t: { cache_control?: unknown }) => t.cache_control)).toBe(false);
+    expect(body.messages.at(-1).content.at(-1).cache_control).toEqual({ type: "ephemeral" });
     expect(fake.requests[0].headers.authorization).toBe("Bearer sk-ant-test-key-000000000000");
     const agent = await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie });
     expect(agent.body.unavailableTools).toEqual([
