@@ -112,7 +112,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const dataDir = resolve(str("OPENPAW_DATA_DIR") ?? "./data");
   const port = int("PORT", 8787, 0);
-  const publicUrl = (str("OPENPAW_PUBLIC_URL") ?? "http://localhost:8787").replace(/\/+$/, "");
+  // The default follows PORT, so /openapi.json's server URL and the dashboard's links are right on
+  // any port (0, "any free port", is only known after listening: tests and benchmarks set the URL).
+  const publicUrl = (str("OPENPAW_PUBLIC_URL") ?? `http://localhost:${port || 8787}`).replace(/\/+$/, "");
   let publicHost: string;
   try {
     publicHost = new URL(publicUrl).hostname;

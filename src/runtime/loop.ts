@@ -102,18 +102,25 @@ function errorTypeOf(error: ProviderError): RunErrorType {
   return error.kind === "overloaded" || error.kind === "rate_limited" ? "overloaded_error" : "provider_error";
 }
 
+/** What happened, in words: how many attempts were made, and why there were no more. */
 function describeProviderError(error: ProviderError): string {
   const status = error.status ? ` (HTTP ${error.status})` : "";
+  const tried =
+    error.attempts > 1
+      ? ` ${error.attempts} attempts failed.`
+      : error.afterOutput && error.retryable
+        ? " It was not retried because part of the answer had already been sent."
+        : "";
   switch (error.kind) {
     case "overloaded":
     case "rate_limited":
-      return `The model provider is overloaded${status}; retried and gave up. Try again shortly.`;
+      return `The model provider is ${error.kind === "overloaded" ? "overloaded" : "rate limiting this deployment"}${status}.${tried} Try again shortly.`;
     case "auth":
       return `The model provider refused this deployment's credentials${status}.`;
     case "bad_request":
       return `The model provider rejected the request${status}: ${error.message}`;
     default:
-      return `The model provider failed${status}: ${error.message}`;
+      return `The model provider failed${status}: ${error.message}.${tried}`.replace("..", ".");
   }
 }
 

@@ -85,6 +85,11 @@ export type FinishReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequen
 export type ProviderErrorKind = "overloaded" | "rate_limited" | "server" | "network" | "bad_request" | "auth" | "other";
 
 export class ProviderError extends Error {
+  /** Calls made before giving up (set by the retry loop; 1 when it was not retried). */
+  attempts = 1;
+  /** The failure came after part of the answer had reached the caller, so retrying would have repeated it. */
+  afterOutput = false;
+
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
