@@ -16,6 +16,7 @@ import { chatRoutes } from "./features/chat/routes";
 import { conversationRoutes } from "./features/conversations/routes";
 import { fileRoutes } from "./features/files/routes";
 import { memoryRoutes } from "./features/memory/routes";
+import { operatorRoutes } from "./features/operator/routes";
 import { orgRoutes } from "./features/orgs/routes";
 import { skillRoutes } from "./features/skills/routes";
 import { usageRoutes } from "./features/usage/routes";
@@ -105,6 +106,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());
   app.route("/", channelRoutes());
+  app.route("/", operatorRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",

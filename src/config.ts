@@ -13,6 +13,8 @@ export interface Config {
   publicUrl: string;
   logLevel: LogLevel;
   signup: "open" | "closed";
+  /** Emails (lower-cased) of the instance's operators: they see every org and set plans (OPENPAW_OPERATOR_EMAILS). */
+  operatorEmails: string[];
   defaultPlan: string;
   plansFile: string | null;
   modelsFile: string | null;
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     logLevel: logLevel as LogLevel,
     signup,
+    operatorEmails: list("OPENPAW_OPERATOR_EMAILS").map((e) => e.toLowerCase()),
     defaultPlan: str("OPENPAW_DEFAULT_PLAN") ?? "free",
     plansFile: str("OPENPAW_PLANS_FILE"),
     modelsFile: str("OPENPAW_MODELS_FILE"),

@@ -8,6 +8,7 @@ import { PlanTable } from "./features/billing/plans";
 import { DbQuotaService, type QuotaService } from "./features/billing/quota";
 import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
+import { OperatorService } from "./features/operator/service";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { type Logger, createLogger } from "./lib/logger";
@@ -39,6 +40,8 @@ export interface Services {
   quota: QuotaService;
   /** Stripe (null client without STRIPE_SECRET_KEY), subscription sync and the overage outbox (`flushOverage()`). */
   billing: BillingService;
+  /** The instance operator's view across orgs: plans, usage, users (OPENPAW_OPERATOR_EMAILS, `openpaw orgs|users`). */
+  operator: OperatorService;
   /** Custom domains: DNS verification, the host directory for routing, the verification sweep. */
   domains: DomainService;
   /** Models agents may use, with prices (OPENPAW_MODELS_FILE overrides). */
@@ -145,6 +148,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     plans,
     quota,
     billing,
+    operator: new OperatorService(db.kysely, plans, config.security.passwordHashCost),
     domains,
     models,
     providers,
