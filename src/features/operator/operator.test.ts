@@ -85,6 +85,36 @@ describe("the instance operator", () => {
     await db.updateTable("orgs").set({ stripe_subscription_id: null, plan_status: "none", plan: "free" }).where("id", "=", b.orgId).execute();
   });
 
+  it("has a dashboard page: orgs, plans, usage across orgs, and a plan picker that works", async () => {
+    const page = await h.request("GET", "/operator", { cookie: op.cookie });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("Alpha");
+    expect(page.text).toContain("Unlimited (self-hosted)");
+    expect(page.text).toContain(`action="/operator/orgs/${b.orgId}/plan"`);
+    const form = new URLSearchParams({ plan: "pro" }).toString();
+    const posted = await h.request("POST", `/operator/orgs/${b.orgId}/plan`, {
+      cookie: op.cookie,
+      raw: form,
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost", host: "localhost" },
+    });
+    expect(posted.status).toBe(303);
+    expect((await h.request("GET", `/v1/orgs/${b.orgId}/billing`, { cookie: b.cookie })).body.plan.id).toBe("pro");
+    await h.request("PUT", `/v1/operator/orgs/${b.orgId}/plan`, { cookie: op.cookie, body: { plan: "free" } });
+    // The topbar links it for operators only.
+    expect((await h.request("GET", `/orgs/${op.orgId}/agents`, { cookie: op.cookie })).text).toContain('href="/operator"');
+    expect((await h.request("GET", `/orgs/${a.orgId}/agents`, { cookie: a.cookie })).text).not.toContain('href="/operator"');
+    const notOperator = await h.request("GET", "/operator", { cookie: a.cookie });
+    expect(notOperator.status).toBe(404);
+    expect(notOperator.text).not.toContain("Beta");
+    const refused = await h.request("POST", `/operator/orgs/${b.orgId}/plan`, {
+      cookie: a.cookie,
+      raw: form,
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost", host: "localhost" },
+    });
+    expect(refused.status).toBe(404);
+    expect((await h.request("GET", `/v1/orgs/${b.orgId}/billing`, { cookie: b.cookie })).body.plan.id).toBe("free");
+  });
+
   it("is 404 to everyone else: owners of the org, its admin keys, unauthenticated callers get nothing and change nothing", async () => {
     const callers: Array<[string, { cookie?: string; key?: string }]> = [
       ["owner session", { cookie: b.cookie }],
