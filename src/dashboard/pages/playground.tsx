@@ -86,8 +86,7 @@ function Transcript(props: { messages: Message[]; runs: Run[] }) {
     if (m.role === "tool") for (const r of m.content as any[]) results.set(r.toolCallId, { content: unwrapToolOutput(r.content), isError: r.isError });
   }
   const runs = new Map(props.runs.map((r) => [r.id, r]));
-  const lastOfRun = new Map<string, number>();
-  props.messages.forEach((m, i) => lastOfRun.set(m.runId, i));
+  const lastOfRun = new Map(props.messages.map((m, i) => [m.runId, i]));
   return (
     <>
       {props.messages.map((m, i) => {
