@@ -40,10 +40,12 @@ const plural = (n, one, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`
 const runStats = (d) =>
   `${plural(d.iterations, "iteration")} · ${plural(d.toolCalls, "tool call")} · ${int(d.tokens)} tokens (${int(d.inputTokens)} in, ${int(d.outputTokens)} out) · ${usd(d.cost)} · ${d.stopReason}`;
 
-/** Keeps the newest turn in view, unless the reader scrolled up to read something older. */
-function follow(transcript, force) {
-  const nearBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
-  if (force || nearBottom) transcript.scrollTop = transcript.scrollHeight;
+/** Whether the reader is at the newest turn (not scrolled up to read something older). */
+const atNewest = (transcript) => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
+
+/** Keeps the newest turn in view: always when `force`, else only for a reader who was there before the change. */
+function follow(transcript, force, wasAtNewest = true) {
+  if (force || wasAtNewest) transcript.scrollTop = transcript.scrollHeight;
 }
 
 /** A reopened conversation opens at its newest turn (on load and after htmx swaps a page in). */
@@ -151,6 +153,7 @@ document.addEventListener("submit", async (event) => {
       const { done, value } = await reader.read();
       if (done) break;
       buffer = parseFrames(buffer + value, (name, data) => {
+        const stick = atNewest(transcript);
         if (name === "text") {
           if (!text) {
             text = el("div", "text", "");
@@ -176,7 +179,7 @@ document.addEventListener("submit", async (event) => {
           if (data.stopReason === "cancelled") failure ??= "The run was cancelled.";
           atLimit = data.stopReason === "max_iterations";
         }
-        follow(transcript, false);
+        follow(transcript, false, stick);
       });
     }
     // The status line says how the run really ended.
