@@ -56,8 +56,10 @@ describe("models of a local OpenAI-compatible server", () => {
     });
     expect(llama.note).toContain(fake.url);
     expect(res.body.data.find((m: { id: string }) => m.id === "Qwen/Qwen3-8B")).toMatchObject({ local: true, contextWindow: 40_960 });
-    // Anthropic is not configured here.
+    // Anthropic is not configured here, and OpenAI's own models are not on this server.
     expect(res.body.data.find((m: { id: string }) => m.id === "claude-sonnet-5-5").available).toBe(false);
+    expect(res.body.data.find((m: { id: string }) => m.id === "gpt-6-sol").available).toBe(false);
+    expect(res.body.default).toBe("llama3.2:latest");
     expect(fake.sideRequests).toContain("/v1/models");
   });
 

@@ -41,12 +41,24 @@ const listModels = createRoute({
   tags: ["Models"],
   summary: "List the models agents may use, with prices",
   middleware: [requireAuth] as const,
-  responses: { 200: jsonResponse(z.object({ data: z.array(ModelSchema) }), "Models"), 401: commonErrors[401] },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        data: z.array(ModelSchema),
+        default: z.string().openapi({ description: "The model the dashboard offers a new agent: a mid-priced one that can run here" }),
+      }),
+      "Models",
+    ),
+    401: commonErrors[401],
+  },
 });
 
 /** The model catalogue, for any signed-in user or API key. */
 export function modelRoutes() {
   const app = createRouter();
-  app.openapi(listModels, (c) => c.json({ data: c.var.services.models.list().map(serializeModel) }, 200));
+  app.openapi(listModels, (c) => {
+    const { models } = c.var.services;
+    return c.json({ data: models.list().map(serializeModel), default: models.defaultModel().id }, 200);
+  });
   return app;
 }

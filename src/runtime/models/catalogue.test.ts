@@ -46,7 +46,9 @@ describe("model catalogue", () => {
     expect(createModelCatalogue({ ...none, openaiConfigured: true }).defaultModel().id).toBe("gpt-6-sol");
     const local = createModelCatalogue({ ...none, openaiConfigured: true, localServer: "http://localhost:11434/v1" });
     local.setLocalModels([{ id: "llama3.2:latest" }]);
-    expect(local.defaultModel().id).toBe("gpt-6-sol");
+    // OpenAI's own models are not on a local server: its model is the default.
+    expect(local.defaultModel().id).toBe("llama3.2:latest");
+    expect(local.get("gpt-6-sol")?.available).toBe(false);
   });
 
   it("lists a local server's models by themselves: free, marked local, unavailable once no longer served", () => {

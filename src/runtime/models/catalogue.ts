@@ -279,9 +279,13 @@ export class ModelCatalogue {
 
   private infoOf(entry: Known): ModelInfo {
     const { fromFile, recommended, ...model } = entry;
-    const local = model.provider === "openai" && this.localServer !== null && this.localIds.has(model.id);
-    const note = local && !fromFile ? this.localNote(model, true) : local ? `Served by your own server (OPENAI_BASE_URL ${this.localServer}), priced by OPENPAW_MODELS_FILE.` : null;
-    return { ...model, available: this.configured[model.provider], local, pricesKnown: true, note };
+    const onLocalServer = model.provider === "openai" && this.localServer !== null;
+    const listed = onLocalServer && (this.localIds.has(model.id) || this.localIds.has(model.providerModel));
+    // OpenAI's own models are not on an Ollama or vLLM server: with one, a built-in OpenAI entry
+    // runs only when the server lists it. Entries of the models file are the operator's word.
+    const available = this.configured[model.provider] && (!onLocalServer || fromFile || listed);
+    const note = !listed ? null : fromFile ? `Served by your own server (OPENAI_BASE_URL ${this.localServer}), priced by OPENPAW_MODELS_FILE.` : this.localNote(model, true);
+    return { ...model, available, local: listed, pricesKnown: true, note };
   }
 }
 
