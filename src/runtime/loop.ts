@@ -120,7 +120,7 @@ function describeProviderError(error: ProviderError): string {
     case "bad_request":
       return `The model provider rejected the request${status}: ${error.message}`;
     default:
-      return `The model provider failed${status}: ${error.message}.${tried}`.replace("..", ".");
+      return `The model provider failed${status}: ${error.message.replace(/\.$/, "")}.${tried}`;
   }
 }
 
@@ -185,6 +185,8 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
         appendText(part.text);
         text += part.text;
         emit({ event: "text", data: { text: part.text } });
+      } else if (part.type === "reasoning") {
+        blocks.push(part.block);
       } else if (part.type === "tool-call") {
         calls.push({ id: part.id, name: part.name, input: part.input });
         blocks.push({ type: "tool_call", id: part.id, name: part.name, input: part.input });

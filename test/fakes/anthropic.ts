@@ -229,6 +229,13 @@ function respond(turn: FakeTurn, body: any, headers: Record<string, string>, cac
     }),
   ];
   let index = 0;
+  if (turn.thinking !== undefined) {
+    frames.push(frame("content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } }));
+    frames.push(frame("content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: turn.thinking } }));
+    frames.push(frame("content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature: `sig:${turn.thinking}` } }));
+    frames.push(frame("content_block_stop", { type: "content_block_stop", index }));
+    index++;
+  }
   if (plan.textChunks.length > 0) {
     frames.push(frame("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }));
     frames.push(frame("ping", { type: "ping" }));

@@ -32,6 +32,8 @@ export type FakeStreamErrorKind = "overloaded" | "server" | "rate_limited";
 /** One scripted model response. */
 export interface FakeTurn {
   text?: string;
+  /** Anthropic only: a thinking block before the rest (thinking_delta, then signature_delta), signed `sig:<text>`. */
+  thinking?: string;
   /** How many text deltas to split `text` into; default min(10, characters). */
   textChunks?: number;
   toolCalls?: FakeToolCall[];

@@ -102,12 +102,13 @@ function Transcript(props: { messages: Message[]; runs: Run[] }) {
         if (m.role === "tool") return end ? <div class="msg assistant">{end}</div> : null;
         return (
           <div class="msg assistant">
+            {/* Reasoning blocks are kept for the model, not shown as the answer. */}
             {(m.content as any[]).map((block) =>
               block.type === "text" ? (
                 <div class="text">{block.text}</div>
-              ) : (
+              ) : block.type === "tool_call" ? (
                 <ToolCard name={block.name} input={block.input} result={results.get(block.id)} />
-              ),
+              ) : null,
             )}
             {end}
           </div>

@@ -211,6 +211,31 @@ describe("anthropic provider: request mapping", () => {
     ]);
   });
 
+  it("keeps the model's thinking and sends it back with its turn, but never to another model", async () => {
+    fake.enqueue({ thinking: "Need the weather first.", toolCalls: [{ id: "toolu_t", name: "web_search", input: { q: "weather" } }] });
+    const parts = await collect(provider.stream(request({ model: "claude-sonnet-5-5" })));
+    const reasoning = parts.find((p) => p.type === "reasoning");
+    expect(reasoning).toEqual({
+      type: "reasoning",
+      block: { type: "reasoning", model: "claude-sonnet-5-5", text: "Need the weather first.", signature: "sig:Need the weather first." },
+    });
+    const block = (reasoning as Extract<StreamPart, { type: "reasoning" }>).block;
+    const turn = (model: string): ModelRequest =>
+      request({
+        model,
+        messages: [
+          { role: "user", content: "weather?" },
+          { role: "assistant", content: [block, { type: "tool_call", id: "toolu_t", name: "web_search", input: { q: "weather" } }] },
+          { role: "tool", results: [{ toolCallId: "toolu_t", name: "web_search", content: "sunny", isError: false }] },
+        ],
+      });
+    fake.enqueue({ text: "Sunny." }, { text: "Sunny." });
+    await collect(provider.stream(turn("claude-sonnet-5-5")));
+    expect(fake.requests[1].body.messages[1].content[0]).toEqual({ type: "thinking", thinking: "Need the weather first.", signature: "sig:Need the weather first." });
+    await collect(provider.stream(turn("claude-opus-5-5")));
+    expect(fake.requests[2].body.messages[1].content.map((b: { type: string }) => b.type)).toEqual(["tool_use"]);
+  });
+
   it("never sends more than four breakpoints: the conversation's first, then the most stable system blocks", async () => {
     fake.enqueue({ text: "ok" });
     await collect(

@@ -86,7 +86,7 @@ export function toAnthropicParams(request: ModelRequest): Anthropic.MessageCreat
   const params: Anthropic.MessageCreateParamsStreaming = {
     model: request.model,
     max_tokens: request.maxTokens,
-    messages: toAnthropicMessages(request.messages, new Set(messageBreakpoints)),
+    messages: toAnthropicMessages(request.messages, new Set(messageBreakpoints), request.model),
     stream: true,
   };
   const system = toSystemBlocks(request, systemBudget);
@@ -122,7 +122,7 @@ type Turn = { role: "user" | "assistant"; content: Anthropic.ContentBlockParam[]
  * tool_result blocks, consecutive same-role turns merge, and tool_result blocks lead their turn.
  * The last block of each message in `breakpoints` carries a cache breakpoint.
  */
-function toAnthropicMessages(messages: ChatMessage[], breakpoints: ReadonlySet<number>): Anthropic.MessageParam[] {
+function toAnthropicMessages(messages: ChatMessage[], breakpoints: ReadonlySet<number>, model: string): Anthropic.MessageParam[] {
   const turns: Turn[] = [];
   const push = (role: Turn["role"], blocks: Anthropic.ContentBlockParam[]) => {
     if (blocks.length === 0) return;
@@ -131,7 +131,7 @@ function toAnthropicMessages(messages: ChatMessage[], breakpoints: ReadonlySet<n
     else turns.push({ role, content: blocks });
   };
   messages.forEach((message, index) => {
-    const blocks = blocksOf(message);
+    const blocks = blocksOf(message, model);
     if (breakpoints.has(index) && blocks.length > 0) {
       blocks[blocks.length - 1] = { ...blocks[blocks.length - 1], cache_control: CACHE } as Anthropic.ContentBlockParam;
     }
@@ -144,8 +144,8 @@ function toAnthropicMessages(messages: ChatMessage[], breakpoints: ReadonlySet<n
   return turns;
 }
 
-/** The content blocks of one of our messages. */
-function blocksOf(message: ChatMessage): Anthropic.ContentBlockParam[] {
+/** The content blocks of one of our messages; reasoning only when `model` wrote it (it is tied to its model). */
+function blocksOf(message: ChatMessage, model: string): Anthropic.ContentBlockParam[] {
   if (message.role === "user") {
     const blocks: Anthropic.ContentBlockParam[] = [];
     if (message.context) blocks.push({ type: "text", text: message.context });
@@ -155,7 +155,14 @@ function blocksOf(message: ChatMessage): Anthropic.ContentBlockParam[] {
   if (message.role === "assistant") {
     const blocks: Anthropic.ContentBlockParam[] = [];
     for (const block of message.content) {
-      if (block.type === "text") {
+      if (block.type === "reasoning") {
+        if (block.model !== model) continue;
+        blocks.push(
+          block.redacted !== undefined
+            ? { type: "redacted_thinking", data: block.redacted }
+            : { type: "thinking", thinking: block.text, signature: block.signature },
+        );
+      } else if (block.type === "text") {
         if (block.text) blocks.push({ type: "text", text: block.text });
       } else {
         blocks.push({ type: "tool_use", id: block.id, name: block.name, input: asObject(block.input) });
@@ -194,6 +201,7 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
       return;
     }
     const tools = new Map<number, { id: string; name: string; json: string; initial: unknown }>();
+    const thinking = new Map<number, { text: string; signature: string; redacted?: string }>();
     let stopReason: string | null = null;
     let stopped = false;
     try {
@@ -217,6 +225,10 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             if (block.type === "tool_use") {
               tools.set(event.index, { id: block.id, name: block.name, json: "", initial: block.input });
               yield { type: "tool-call-start", id: block.id, name: block.name };
+            } else if (block.type === "thinking") {
+              thinking.set(event.index, { text: block.thinking ?? "", signature: block.signature ?? "" });
+            } else if (block.type === "redacted_thinking") {
+              thinking.set(event.index, { text: "", signature: "", redacted: block.data });
             }
             break;
           }
@@ -224,6 +236,12 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             const delta = event.delta;
             if (delta.type === "text_delta") {
               if (delta.text) yield { type: "text-delta", text: delta.text };
+            } else if (delta.type === "thinking_delta") {
+              const block = thinking.get(event.index);
+              if (block) block.text += delta.thinking;
+            } else if (delta.type === "signature_delta") {
+              const block = thinking.get(event.index);
+              if (block) block.signature += delta.signature;
             } else if (delta.type === "input_json_delta") {
               const tool = tools.get(event.index);
               if (tool && delta.partial_json) {
@@ -234,6 +252,11 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             break;
           }
           case "content_block_stop": {
+            const reasoning = thinking.get(event.index);
+            if (reasoning) {
+              thinking.delete(event.index);
+              yield { type: "reasoning", block: { type: "reasoning", model: request.model, ...reasoning } };
+            }
             const tool = tools.get(event.index);
             if (tool) {
               tools.delete(event.index);

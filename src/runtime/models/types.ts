@@ -38,7 +38,15 @@ export interface ToolResultBlock {
   isError: boolean;
 }
 
-export type AssistantBlock = { type: "text"; text: string } | ({ type: "tool_call" } & ToolCall);
+/**
+ * The model's reasoning, kept so it can be sent back with the rest of its turn (Claude 5.5 models
+ * think between tool calls and want those blocks back unchanged). Tied to the model that wrote
+ * it: `model` is its provider model id, and a provider drops reasoning of another model.
+ * `redacted` holds an encrypted block instead of text.
+ */
+export type ReasoningBlock = { type: "reasoning"; model: string; text: string; signature: string; redacted?: string };
+
+export type AssistantBlock = { type: "text"; text: string } | ({ type: "tool_call" } & ToolCall) | ReasoningBlock;
 
 export type ChatMessage =
   /**
@@ -115,6 +123,8 @@ export class ProviderError extends Error {
 
 export type StreamPart =
   | { type: "text-delta"; text: string }
+  /** A complete reasoning block, to be stored with the assistant's turn (never shown as its answer). */
+  | { type: "reasoning"; block: ReasoningBlock }
   | { type: "tool-call-start"; id: string; name: string }
   | { type: "tool-input-delta"; id: string; delta: string }
   | ({ type: "tool-call" } & ToolCall)
