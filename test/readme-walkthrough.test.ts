@@ -16,7 +16,7 @@ import { startFakeOpenAI } from "./fakes/openai";
 import { type Harness, createHarness } from "./helpers/harness";
 
 /** The shell blocks of one README section, in order. */
-export function shellBlocksOf(readme: string, heading: string): string[] {
+function shellBlocksOf(readme: string, heading: string): string[] {
   const start = readme.indexOf(`\n## ${heading}\n`);
   if (start < 0) throw new Error(`README has no "## ${heading}" section`);
   const end = readme.indexOf("\n## ", start + 1);
