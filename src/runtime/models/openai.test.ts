@@ -174,6 +174,16 @@ describe("openai provider (index and id present)", () => {
     if (parts[0].type === "error") expect(parts[0].error.retryAfterMs).toBe(retryAfterMs);
   });
 
+  it("adds the request fields the catalogue gives a model (GPT-6 needs reasoning_effort none for tools), and sends the matched memory before the message", async () => {
+    const gpt6 = createOpenAIProvider({ baseURL: fake.url, paramsFor: (model) => (model === "gpt-6-sol" ? { reasoning_effort: "none" } : undefined) });
+    fake.enqueue({ text: "ok" }, { text: "ok" });
+    await collect(gpt6.stream(request({ model: "gpt-6-sol", messages: [{ role: "user", content: "hi", context: "<memory_history>\nx\n</memory_history>" }] })));
+    expect(fake.requests[0].body.reasoning_effort).toBe("none");
+    expect(fake.requests[0].body.messages.at(-1)).toEqual({ role: "user", content: "<memory_history>\nx\n</memory_history>\n\nhi" });
+    await collect(gpt6.stream(request({ model: "llama3.2" })));
+    expect(fake.requests[1].body.reasoning_effort).toBeUndefined();
+  });
+
   it("maps an error chunk inside the stream", async () => {
     fake.enqueue({ text: "abcdef", textChunks: 3, errorAfterEvents: 2, errorKind: "overloaded" });
     const parts = await collect(provider.stream(request()));
