@@ -174,7 +174,7 @@ function respond(turn: FakeTurn, body: any, headers: Record<string, string>, cac
       body: { type: "error", error: { type, message: `fake ${type}` }, request_id: requestId },
     };
   }
-  const plan = planTurn(turn, anthropicTextChars(body), () => `toolu_fake_${++toolCounter}`);
+  const plan = planTurn(turn, anthropicTextChars(body), () => `toolu_fake_${++toolCounter}`, typeof body?.max_tokens === "number" ? body.max_tokens : undefined);
   const scripted = turn.usage ?? {};
   if (cache && scripted.inputTokens === undefined && scripted.cacheReadTokens === undefined && scripted.cacheWriteTokens === undefined) {
     plan.usage = { ...plan.usage, ...cache.usage(body) };

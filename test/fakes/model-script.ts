@@ -126,7 +126,7 @@ export function splitJson(json: string): string[] {
  * input = 10 + floor(textChars / 4) (textChars as the dialect counts the request's message text),
  * output = number of content deltas sent (text deltas + tool-input fragments), cache = 0.
  */
-export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string): TurnPlan {
+export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string, maxTokens?: number): TurnPlan {
   const textChunks = turn.text ? splitText(turn.text, turn.textChunks ?? 10) : [];
   const tools = (turn.toolCalls ?? []).map((call) => {
     const json = call.rawInput ?? JSON.stringify(call.input ?? {});
@@ -138,7 +138,8 @@ export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string
     tools,
     usage: {
       inputTokens: turn.usage?.inputTokens ?? 10 + Math.floor(textChars / 4),
-      outputTokens: turn.usage?.outputTokens ?? deltas,
+      // Like the real APIs, never more output than the request's max_tokens allowed.
+      outputTokens: Math.min(turn.usage?.outputTokens ?? deltas, maxTokens ?? Number.POSITIVE_INFINITY),
       cacheReadTokens: turn.usage?.cacheReadTokens ?? 0,
       cacheWriteTokens: turn.usage?.cacheWriteTokens ?? 0,
     },

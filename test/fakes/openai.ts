@@ -86,7 +86,8 @@ function makeRespond(options: FakeOpenAIOptions) {
         body: { error: { message: `fake ${known.code ?? known.type}`, type: known.type, param: null, code: known.code } },
       };
     }
-    const plan = planTurn(turn, openAITextChars(body), () => `call_fake_${++toolCounter}`);
+    const cap = body?.max_completion_tokens ?? body?.max_tokens;
+    const plan = planTurn(turn, openAITextChars(body), () => `call_fake_${++toolCounter}`, typeof cap === "number" ? cap : undefined);
     const id = `chatcmpl-fake${++completionCounter}`;
     const model = typeof body?.model === "string" ? body.model : "gpt-fake";
     const created = Math.floor(Date.now() / 1000);
