@@ -8,7 +8,6 @@ import { mcpServerRoutes } from "./features/mcp/routes";
 import { apiKeyRoutes } from "./features/api-keys/routes";
 import { authRoutes } from "./features/auth/routes";
 import { billingRoutes } from "./features/billing/routes";
-import { renderDocsPage } from "./features/docs/page";
 import { customDomainRoutes, tlsAskRoutes } from "./features/domains/routes";
 import { healthRoutes } from "./features/health/routes";
 import { modelRoutes } from "./features/models/routes";
@@ -17,6 +16,7 @@ import { runRoutes } from "./features/runs/routes";
 import { conversationRoutes } from "./features/conversations/routes";
 import { fileRoutes } from "./features/files/routes";
 import { memoryRoutes } from "./features/memory/routes";
+import { operatorRoutes } from "./features/operator/routes";
 import { orgRoutes } from "./features/orgs/routes";
 import { skillRoutes } from "./features/skills/routes";
 import { usageRoutes } from "./features/usage/routes";
@@ -25,7 +25,7 @@ import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { validationError } from "./http/openapi";
-import { dashboardRoutes } from "./dashboard/routes";
+import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
 import type { Services } from "./services";
 
 /** Workspace file uploads: raw bytes, any media type, under their own body limit. */
@@ -111,6 +111,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());
   app.route("/", channelRoutes());
+  app.route("/", operatorRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",
@@ -123,11 +124,10 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     servers: [{ url: services.config.publicUrl }],
   };
   app.doc31("/openapi.json", openApiConfig);
-  app.get("/docs", (c) => c.html(renderDocsPage(app.getOpenAPI31Document(openApiConfig) as never)));
-  // Last: the dashboard owns only its own paths (DASHBOARD_PATHS), never /v1, /docs or the probes.
+  // Last: the dashboard owns only its own paths (DASHBOARD_PATHS: its pages, /docs, assets), never /v1 or the probes.
   app.route("/", dashboardRoutes(app));
 
-  app.notFound((c) => handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`), c));
+  app.notFound((c) => htmlNotFound(c) ?? handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError((error, c) => handleError(error, c));
   return app;
 }

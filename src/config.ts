@@ -13,6 +13,8 @@ export interface Config {
   publicUrl: string;
   logLevel: LogLevel;
   signup: "open" | "closed";
+  /** Emails (lower-cased) of the instance's operators: they see every org and set plans (OPENPAW_OPERATOR_EMAILS). */
+  operatorEmails: string[];
   defaultPlan: string;
   plansFile: string | null;
   modelsFile: string | null;
@@ -121,7 +123,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const dataDir = resolve(str("OPENPAW_DATA_DIR") ?? "./data");
   const port = int("PORT", 8787, 0);
-  const publicUrl = (str("OPENPAW_PUBLIC_URL") ?? "http://localhost:8787").replace(/\/+$/, "");
+  // The default follows PORT, so /openapi.json's server URL and the dashboard's links are right on
+  // any port (0, "any free port", is only known after listening: tests and benchmarks set the URL).
+  const publicUrl = (str("OPENPAW_PUBLIC_URL") ?? `http://localhost:${port || 8787}`).replace(/\/+$/, "");
   let publicHost: string;
   try {
     publicHost = new URL(publicUrl).hostname;
@@ -160,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     logLevel: logLevel as LogLevel,
     signup,
+    operatorEmails: list("OPENPAW_OPERATOR_EMAILS").map((e) => e.toLowerCase()),
     defaultPlan: str("OPENPAW_DEFAULT_PLAN") ?? "free",
     plansFile: str("OPENPAW_PLANS_FILE"),
     modelsFile: str("OPENPAW_MODELS_FILE"),

@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config";
 import { openDatabase } from "./db";
 import { migrateToLatest } from "./db/migrations";
+import { PlanTable } from "./features/billing/plans";
+import { type OperatorOrg, OperatorService, PlanChangeError } from "./features/operator/service";
 import { bootstrap } from "./features/orgs/bootstrap";
 import { startServer } from "./server";
 import { createServices } from "./services";
@@ -13,7 +15,117 @@ Commands:
   migrate                                 bring the database schema up to date and exit
   bootstrap --email E --password P --org NAME
                                           create a user, an org and an admin API key (printed once)
+  orgs list [--plan PLAN] [--limit N]     every org: plan, members, agents, tokens and cost this period
+  orgs show ORG                           one org in detail
+  orgs set-plan ORG PLAN [--force]        set an org's plan (--force: even with a live Stripe subscription)
+  orgs set-plan --all PLAN [--from PLAN]  move every org without a live subscription (only those on --from)
+  users list [--limit N]                  every user and their orgs
+  users reset-password EMAIL [--password P]
+                                          set a new password (generated and printed once without --password)
+                                          and sign the user out everywhere
 `;
+
+const num = (n: number) => Math.round(n).toLocaleString("en-US");
+const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** Prints rows as aligned columns. */
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows]) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+}
+
+function describeOrg(org: OperatorOrg): string[] {
+  return [
+    `org          ${org.id}`,
+    `name         ${org.name}`,
+    `plan         ${org.plan.id} (${org.plan.name})${org.storedPlan !== org.plan.id ? `, stored plan ${org.storedPlan}` : ""}`,
+    `subscription ${org.planStatus}${org.stripeSubscriptionId ? ` (${org.stripeSubscriptionId})` : ""}`,
+    `period       ${date(org.period.start)} to ${date(org.period.end)}`,
+    `tokens       ${num(org.tokenUsage)}${org.tokenLimit === null ? " (no limit)" : ` of ${num(org.tokenLimit)}`}`,
+    `runs         ${num(org.runs)}, $${org.cost.toFixed(4)}`,
+    `members      ${org.members}, agents ${org.agents}`,
+    `created      ${date(org.createdAt)}`,
+  ];
+}
+
+/** `openpaw orgs ...` and `openpaw users ...`: the operator's commands, straight on the database. */
+async function operatorCommand(config: ReturnType<typeof loadConfig>, command: string, rest: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      plan: { type: "string" },
+      limit: { type: "string" },
+      force: { type: "boolean" },
+      all: { type: "boolean" },
+      from: { type: "string" },
+      password: { type: "string" },
+    },
+  });
+  const db = openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(db.kysely, db.dialect);
+    const plans = PlanTable.fromFile(config.plansFile, config.defaultPlan);
+    const operator = new OperatorService(db.kysely, plans, config.security.passwordHashCost);
+    const limit = Math.min(1000, Math.max(1, Number(values.limit ?? 200) || 200));
+    const [action, ...args] = positionals;
+    if (command === "orgs" && action === "list") {
+      const { rows, total } = await operator.listOrgs({ page: 1, limit, plan: values.plan });
+      table(
+        ["ORG", "PLAN", "STATUS", "MEMBERS", "AGENTS", "TOKENS", "LIMIT", "COST", "NAME"],
+        rows.map((o) => [o.id, o.plan.id, o.planStatus, String(o.members), String(o.agents), num(o.tokenUsage), o.tokenLimit === null ? "-" : num(o.tokenLimit), `$${o.cost.toFixed(2)}`, o.name]),
+      );
+      if (total > rows.length) console.log(`(${rows.length} of ${total}; --limit N shows more)`);
+      return 0;
+    }
+    if (command === "orgs" && action === "show" && args.length === 1) {
+      const org = await operator.getOrg(args[0]);
+      if (!org) {
+        console.error(`No organization ${args[0]}.`);
+        return 1;
+      }
+      console.log(describeOrg(org).join("\n"));
+      return 0;
+    }
+    if (command === "orgs" && action === "set-plan") {
+      if (values.all && args.length === 1) {
+        const moved = await operator.setPlanOfAll(args[0], values.from);
+        console.log(`${moved.length} org${moved.length === 1 ? "" : "s"} moved to ${args[0]}${values.from ? ` from ${values.from}` : ""} (orgs with a live Stripe subscription are left alone).`);
+        return 0;
+      }
+      if (!values.all && args.length === 2) {
+        const { before, after } = await operator.setPlan(args[0], args[1], { force: values.force });
+        console.log(`${after.name} (${after.id}): ${before} -> ${after.plan.id}`);
+        return 0;
+      }
+    }
+    if (command === "users" && action === "list") {
+      const { rows, total } = await operator.listUsers({ page: 1, limit });
+      table(
+        ["USER", "EMAIL", "ORGS", "CREATED"],
+        rows.map((u) => [u.id, u.email, u.orgs.map((o) => `${o.id} (${o.role})`).join(", ") || "-", date(u.createdAt)]),
+      );
+      if (total > rows.length) console.log(`(${rows.length} of ${total}; --limit N shows more)`);
+      return 0;
+    }
+    if (command === "users" && action === "reset-password" && args.length === 1) {
+      const result = await operator.resetPassword(args[0], values.password);
+      console.log(`Password of ${args[0]} (${result.userId}) reset; every session of the user has ended.`);
+      if (result.generated) console.log(`new password ${result.password}\nHand it over now: it is not shown again.`);
+      return 0;
+    }
+    console.error(usage);
+    return 2;
+  } catch (error) {
+    if (error instanceof PlanChangeError || error instanceof Error) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...rest] = argv;
@@ -61,6 +173,9 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "orgs":
+    case "users":
+      return operatorCommand(config, command, rest);
     default:
       console.error(usage);
       return 2;

@@ -8,6 +8,7 @@ import { PlanTable } from "./features/billing/plans";
 import { DbQuotaService, type QuotaService } from "./features/billing/quota";
 import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
+import { OperatorService } from "./features/operator/service";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { InvalidationBus } from "./lib/invalidation";
@@ -16,6 +17,7 @@ import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./feat
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
 import { RunsService } from "./features/runs/service";
 import { createAnthropicProvider } from "./runtime/models/anthropic";
+import { ModelDiscovery, localServerOf } from "./runtime/models/discovery";
 import { createOpenAIProvider } from "./runtime/models/openai";
 import type { ModelProvider } from "./runtime/models/types";
 import type { ToolRegistry } from "./runtime/tools/registry";
@@ -42,6 +44,8 @@ export interface Services {
   quota: QuotaService;
   /** Stripe (null client without STRIPE_SECRET_KEY), subscription sync and the overage outbox (`flushOverage()`). */
   billing: BillingService;
+  /** The instance operator's view across orgs: plans, usage, users (OPENPAW_OPERATOR_EMAILS, `openpaw orgs|users`). */
+  operator: OperatorService;
   /** Custom domains: DNS verification, the host directory for routing, the verification sweep. */
   domains: DomainService;
   /** Models agents may use, with prices (OPENPAW_MODELS_FILE overrides). */
@@ -71,6 +75,25 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/**
+ * Says at start which models can run, and when none can, exactly what to set: a gateway without
+ * a provider answers every chat with 503, which a newcomer should not have to discover by trying.
+ */
+function logModelSetup(logger: Logger, config: Config, models: ModelCatalogue): void {
+  const available = models.list().filter((m) => m.available);
+  if (available.length > 0) {
+    const local = available.filter((m) => m.local).map((m) => m.id);
+    logger.info("models", { available: available.length, ...(local.length ? { local } : {}), default: models.defaultModel().id });
+    return;
+  }
+  logger.warn(
+    config.openai.baseUrl
+      ? `No model can run yet: OPENAI_BASE_URL (${config.openai.baseUrl}) lists no models. Pull one there (Ollama: ollama pull llama3.2); it appears within a minute.`
+      : "No model provider is configured, so chats answer 503. Set ANTHROPIC_API_KEY, or run a local model without a key: " +
+          "OPENAI_BASE_URL=http://localhost:11434/v1 (Ollama; vLLM and llama.cpp serve the same API). See README, \"Try it without an API key\".",
+  );
+}
+
 /** Builds the services and brings the database schema up to date. */
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -93,14 +116,22 @@ export async function createServices(config: Config, options: { logger?: Logger 
     modelsFile: config.modelsFile,
     anthropicConfigured: config.anthropic.apiKey !== null,
     openaiConfigured: config.openai.apiKey !== null || config.openai.baseUrl !== null,
+    localServer: localServerOf(config.openai.baseUrl),
   });
   const providers: Services["providers"] = {};
   if (config.anthropic.apiKey) {
     providers.anthropic = createAnthropicProvider({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseUrl ?? undefined });
   }
   if (config.openai.apiKey || config.openai.baseUrl) {
-    providers.openai = createOpenAIProvider({ apiKey: config.openai.apiKey ?? undefined, baseURL: config.openai.baseUrl ?? undefined });
+    providers.openai = createOpenAIProvider({
+      apiKey: config.openai.apiKey ?? undefined,
+      baseURL: config.openai.baseUrl ?? undefined,
+      paramsFor: (providerModel) => models.list().find((m) => m.provider === "openai" && m.providerModel === providerModel)?.requestParams,
+    });
   }
+  const discovery = new ModelDiscovery({ catalogue: models, providers, logger });
+  await discovery.start();
+  logModelSetup(logger, config, models);
   const tools = await createToolRegistry(config, db.kysely, { quotaBytes: createWorkspaceQuota(db.kysely, plans) });
 
   // Every running chat listens for the shutdown; there may be thousands.
@@ -124,6 +155,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     plans,
     quota,
     billing,
+    operator: new OperatorService(db.kysely, plans, config.security.passwordHashCost),
     domains,
     models,
     providers,
@@ -141,6 +173,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     close() {
       closing ??= (async () => {
         await runs.close();
+        discovery.stop();
         await domains.stop();
         invalidation.stop();
         await billing.close();

@@ -18,6 +18,8 @@ export interface Viewer {
   user: { id: string; email: string; name: string | null };
   orgs: OrgSummary[];
   flash: Flash | null;
+  /** An operator of the instance (OPENPAW_OPERATOR_EMAILS): sees the operator page. */
+  operator: boolean;
 }
 
 /** A viewer inside one of their orgs: what the page may offer follows the role's permissions. */
@@ -71,7 +73,7 @@ export async function loadViewer(api: ApiApp, c: Context<AppEnv>): Promise<Viewe
   // On a custom domain only that domain's org exists (the API refuses the others anyway).
   const hostOrgId = c.var.hostOrgId;
   if (hostOrgId) orgs = orgs.filter((o) => o.id === hostOrgId);
-  return { user: me.body.user, orgs, flash: takeFlash(c) };
+  return { user: me.body.user, orgs, flash: takeFlash(c), operator: me.body.operator === true };
 }
 
 /** The viewer inside `orgId`, or null when they are not a member (the page then answers 404). */

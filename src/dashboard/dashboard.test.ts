@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeChannels, startFakeChannels } from "../../test/fakes/channels";
 import { type Account, type Harness, createHarness } from "../../test/helpers/harness";
+import { wrapToolOutput } from "../runtime/loop";
+import { runStats, unwrapToolOutput } from "./pages/playground";
 
 const pagesOf = (orgId: string, agentId: string, skillId: string) => [
   `/orgs/${orgId}/agents`,
@@ -117,6 +119,64 @@ describe("dashboard", () => {
     expect(res.text).toContain("htmx");
     expect(page.text).toContain('name="htmx-config"');
     expect(page.text).toContain("&quot;includeIndicatorStyles&quot;:false");
+  });
+
+  it("answers an unknown page with an HTML 404 under the CSP, and the API's envelope to API clients", async () => {
+    for (const path of ["/orgs/whatever/nothing", "/settings", `/orgs/${a.orgId}/agents/${agentA}/nope`]) {
+      const res = await h.request("GET", path, { cookie: a.cookie, headers: { accept: "text/html,application/xhtml+xml" } });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type"), path).toMatch(/^text\/html/);
+      expect(res.headers.get("content-security-policy"), path).toContain("script-src 'self'");
+      expect(res.text, path).toContain("Not found");
+      expect(res.text, path).not.toMatch(/\sstyle="|<style\b/);
+    }
+    const api = await h.request("GET", "/v1/nothing", { headers: { accept: "text/html" } });
+    expect(api.body.error.type).toBe("not_found_error");
+    const curl = await h.request("GET", "/settings");
+    expect(curl.body.error.type).toBe("not_found_error");
+  });
+
+  it("serves a favicon and an SVG logo instead of an emoji", async () => {
+    const icon = await h.request("GET", "/favicon.ico");
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toBe("image/vnd.microsoft.icon");
+    const page = await h.request("GET", `/orgs/${a.orgId}/agents`, { cookie: a.cookie });
+    expect(page.text).not.toContain("🐾");
+    const logo = /<img class="logo" src="(\/assets\/logo\.svg\?v=[0-9a-f]+)"/.exec(page.text)?.[1];
+    expect(logo).toBeTruthy();
+    expect((await h.request("GET", logo as string)).headers.get("content-type")).toBe("image/svg+xml");
+  });
+
+  it("renders another org's page as a full-width 404, not squeezed into the sidebar column", async () => {
+    const res = await h.request("GET", `/orgs/${a.orgId}/agents`, { cookie: b.cookie });
+    expect(res.status).toBe(404);
+    expect(res.text).toContain('class="shell no-sidebar"');
+    expect(res.text).not.toContain('class="sidebar"');
+  });
+
+  it("defaults the new-agent form to the catalogue's default model, not the most expensive", async () => {
+    const res = await h.request("GET", `/orgs/${a.orgId}/agents/new`, { cookie: a.cookie });
+    const selected = /<option value="([^"]+)" selected="">/.exec(res.text)?.[1];
+    expect(selected).toBe(h.services.models.defaultModel().id);
+    expect(selected).not.toBe("claude-fable-5-2");
+  });
+
+  it("words run figures in the singular when there is one, and shows tool output without its wrapper", () => {
+    expect(runStats({ iterations: 1, toolCalls: 1, tokens: 1234, inputTokens: 1000, outputTokens: 234, cost: 0.004, stopReason: "end_turn" })).toBe(
+      "1 iteration · 1 tool call · 1,234 tokens (1,000 in, 234 out) · $0.0040 · end_turn",
+    );
+    expect(runStats({ iterations: 2, toolCalls: 0, tokens: 5, inputTokens: 3, outputTokens: 2, cost: 0, stopReason: "error" })).toMatch(/^2 iterations · 0 tool calls/);
+    for (const output of ["plain", "line 1\nline 2", "tries </tool_output> to escape", "x".repeat(50)]) {
+      expect(unwrapToolOutput(wrapToolOutput("read_url", output, 1_000))).toBe(output);
+    }
+    expect(unwrapToolOutput(wrapToolOutput("t", "x".repeat(50), 10))).toMatch(/^x{10}\n\[output cut: 40 of 50 characters omitted\]$/);
+    expect(unwrapToolOutput("not wrapped")).toBe("not wrapped");
+  });
+
+  it("tells the owner of an org without Stripe how the operator sets plans", async () => {
+    const res = await h.request("GET", `/orgs/${a.orgId}/billing`, { cookie: a.cookie });
+    expect(res.text).toContain(`openpaw orgs set-plan ${a.orgId} PLAN`);
+    expect(res.text).toContain("OPENPAW_OPERATOR_EMAILS");
   });
 
   it("leaves the API, docs and probes alone", async () => {

@@ -7,19 +7,21 @@ import { assetRoutes } from "./assets";
 import { registerAccountPages } from "./pages/account";
 import { registerAgentPages } from "./pages/agents";
 import { registerBillingPages } from "./pages/billing";
+import { registerDocsPage } from "./pages/docs";
 import { registerDomainPages } from "./pages/domain";
 import { registerFilePages } from "./pages/files";
 import { registerKeyPages } from "./pages/api-keys";
 import { registerMemberPages } from "./pages/members";
 import { registerMemoryPages } from "./pages/memory";
+import { registerOperatorPages } from "./pages/operator";
 import { registerPlaygroundPages } from "./pages/playground";
 import { registerSkillPages } from "./pages/skills";
 import { registerToolPages } from "./pages/tools";
 import { registerUsagePages } from "./pages/usage";
 import { PublicLayout } from "./ui";
 
-/** The paths the dashboard owns; everything else (/v1, /docs, /healthz, /internal...) is never touched. */
-export const DASHBOARD_PATHS = ["/", "/login", "/signup", "/logout", "/orgs", "/orgs/*", "/assets/*"];
+/** The paths the dashboard owns; everything else (/v1, /openapi.json, /healthz, /internal...) is never touched. */
+export const DASHBOARD_PATHS = ["/", "/login", "/signup", "/logout", "/orgs", "/orgs/*", "/operator", "/operator/*", "/docs", "/assets/*", "/favicon.ico"];
 
 /**
  * CSP without 'unsafe-inline': every script and style is an external file of this origin, so an
@@ -36,6 +38,36 @@ const CSP = [
   "object-src 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
+
+function setPageHeaders(res: Response): void {
+  res.headers.set("Content-Security-Policy", CSP);
+  res.headers.set("X-Content-Type-Options", "nosniff");
+  res.headers.set("Referrer-Policy", "same-origin");
+  res.headers.set("X-Frame-Options", "DENY");
+}
+
+/**
+ * The answer to a browser asking for a page that does not exist (a mistyped dashboard URL): an
+ * HTML page, not the API's JSON envelope. API paths and non-browser clients keep the envelope.
+ */
+export function htmlNotFound(c: Context<AppEnv>): Response | null {
+  const path = c.req.path;
+  const browser = (c.req.method === "GET" || c.req.method === "HEAD") && /\btext\/html\b/.test(c.req.header("accept") ?? "");
+  if (!browser || /^\/(v1|openai|mcp|internal)(\/|$)|^\/(openapi\.json|healthz|readyz)$/.test(path)) return null;
+  const res = new Response(
+    `<!doctype html>${(
+      <PublicLayout title="Not found">
+        <p>There is no page at this address.</p>
+        <p>
+          <a href="/">Back to the dashboard</a> · <a href="/docs">API reference</a>
+        </p>
+      </PublicLayout>
+    ).toString()}`,
+    { status: 404, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } },
+  );
+  setPageHeaders(res);
+  return res;
+}
 
 const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
@@ -125,6 +157,8 @@ export function dashboardRoutes(api: ApiApp) {
   registerFilePages(app, api);
   registerToolPages(app, api);
   registerMemberPages(app, api);
+  registerOperatorPages(app, api);
+  registerDocsPage(app, api);
   app.onError(errorPage);
   return app;
 }

@@ -25,6 +25,7 @@ function Head(props: { title: string }) {
       <meta name="color-scheme" content="light dark" />
       <meta name="htmx-config" content={HTMX_CONFIG} />
       <title>{`${props.title} · OpenPaw`}</title>
+      <link rel="icon" href={assetUrl("logo.svg")} type="image/svg+xml" />
       <link rel="stylesheet" href={assetUrl("app.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
       <script src={assetUrl("app.js")} defer></script>
@@ -49,6 +50,15 @@ export function ErrorNote(props: { error?: string | null }) {
   ) : null;
 }
 
+/** The mark: an SVG file of our own, so it shows on every system (an emoji needs an emoji font). */
+export function Logo() {
+  return (
+    <>
+      <img class="logo" src={assetUrl("logo.svg")} alt="" width={24} height={24} /> OpenPaw
+    </>
+  );
+}
+
 /** Pages for visitors without a session: sign up, log in. */
 export function PublicLayout(props: { title: string; children?: Child }) {
   return (
@@ -58,7 +68,9 @@ export function PublicLayout(props: { title: string; children?: Child }) {
       <body hx-boost="true">
         <div class="public">
           <main class="auth-card">
-            <p class="brand">🐾 OpenPaw</p>
+            <p class="brand">
+              <Logo />
+            </p>
             <h1>{props.title}</h1>
             {props.children}
           </main>
@@ -99,7 +111,7 @@ export function Layout(props: { view: Viewer & Partial<OrgView>; title: string; 
         </a>
         <header class="topbar">
           <a class="brand" href="/">
-            🐾 OpenPaw
+            <Logo />
           </a>
           <details class="switcher">
             <summary>
@@ -120,6 +132,12 @@ export function Layout(props: { view: Viewer & Partial<OrgView>; title: string; 
             </ul>
           </details>
           <span class="spacer"></span>
+          {view.operator ? (
+            <a href="/operator" aria-current={props.active === "Operator" ? "page" : undefined}>
+              Operator
+            </a>
+          ) : null}
+          <a href="/docs">API docs</a>
           <span class="muted user">{view.user.email}</span>
           <form method="post" action="/logout">
             <button type="submit" class="link">
@@ -127,7 +145,8 @@ export function Layout(props: { view: Viewer & Partial<OrgView>; title: string; 
             </button>
           </form>
         </header>
-        <div class="shell">
+        {/* Without an org there is no sidebar: the page takes the whole width. */}
+        <div class={org ? "shell" : "shell no-sidebar"}>
           {org ? (
             <nav class="sidebar" aria-label="Sections">
               <ul>
@@ -176,6 +195,9 @@ export function CopyButton(props: { value: string; label?: string }) {
     </button>
   );
 }
+
+/** "1 tool call", "2 tool calls". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 
 export const fmt = {
   int: (n: number) => Math.round(n).toLocaleString("en-US"),

@@ -1,9 +1,11 @@
 import type { RunErrorType, RunEvent, StopReason } from "./events";
+import { conversationBreakpoints, promptText } from "./context";
 import { type RetryOptions, addUsage, streamWithRetry } from "./models/retry";
 import {
   type AssistantBlock,
   type ChatMessage,
   type ModelProvider,
+  type PromptBlock,
   type ProviderError,
   type TokenUsage,
   type ToolCall,
@@ -42,9 +44,13 @@ export interface RunResult extends RunTotals {
 
 /** Reserves quota before each model call and settles it after (see features/billing/quota). */
 export interface QuotaHooks {
-  reserve(tokens: number): Promise<boolean>;
+  /** Reserves the call's input and as much output as the plan leaves (at most `maxOutputTokens`), or says why it cannot. */
+  reserveCall(inputTokens: number, maxOutputTokens: number): Promise<CallGrant>;
   settle(reserved: number, actual: number): Promise<void>;
 }
+
+/** A reservation for one model call: its `max_tokens` is capped by what the plan leaves. */
+export type CallGrant = { ok: true; reserved: number; maxTokens: number } | { ok: false; message: string };
 
 /**
  * The recorded state of a run being continued (after a crash, or once its pending approvals are
@@ -64,7 +70,10 @@ export interface ResumeState {
 }
 
 /** A run begins with a new user message, or continues from its recorded state. */
-export type RunStart = { kind: "new"; userMessage: string } | { kind: "resume"; state: ResumeState };
+export type RunStart =
+  /** `userContext`: sent (and stored) with the user's message for the model alone: the memory matched to it. */
+  | { kind: "new"; userMessage: string; userContext?: string }
+  | { kind: "resume"; state: ResumeState };
 
 export interface RunOptions {
   runId: string;
@@ -75,7 +84,8 @@ export interface RunOptions {
   /** The provider's model id and the limits of the model. */
   model: { providerModel: string; maxOutputTokens: number };
   costOf(usage: TokenUsage): number;
-  system: string;
+  /** Most stable block first (runtime/context's composeContext). */
+  system: PromptBlock[];
   /** Earlier turns of the conversation (before this run), already trimmed to fit. */
   history: ChatMessage[];
   start: RunStart;
@@ -124,18 +134,25 @@ function errorTypeOf(error: ProviderError): RunErrorType {
   return error.kind === "overloaded" || error.kind === "rate_limited" ? "overloaded_error" : "provider_error";
 }
 
+/** What happened, in words: how many attempts were made, and why there were no more. */
 function describeProviderError(error: ProviderError): string {
   const status = error.status ? ` (HTTP ${error.status})` : "";
+  const tried =
+    error.attempts > 1
+      ? ` ${error.attempts} attempts failed.`
+      : error.afterOutput && error.retryable
+        ? " It was not retried because part of the answer had already been sent."
+        : "";
   switch (error.kind) {
     case "overloaded":
     case "rate_limited":
-      return `The model provider is overloaded${status}; retried and gave up. Try again shortly.`;
+      return `The model provider is ${error.kind === "overloaded" ? "overloaded" : "rate limiting this deployment"}${status}.${tried} Try again shortly.`;
     case "auth":
       return `The model provider refused this deployment's credentials${status}.`;
     case "bad_request":
       return `The model provider rejected the request${status}: ${error.message}`;
     default:
-      return `The model provider failed${status}: ${error.message}`;
+      return `The model provider failed${status}: ${error.message.replace(/\.$/, "")}.${tried}`;
   }
 }
 
@@ -155,7 +172,8 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
 
   if (options.start.kind === "new") {
-    const user: ChatMessage = { role: "user", content: options.start.userMessage };
+    const { userMessage, userContext } = options.start;
+    const user: ChatMessage = { role: "user", content: userMessage, ...(userContext ? { context: userContext } : {}) };
     messages.push(user);
     await options.onMessage?.(user);
   } else {
@@ -177,11 +195,15 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
 
   while (totals.iterations < options.maxIterations) {
     if (signal.aborted) return finish("cancelled");
-    const maxTokens = options.model.maxOutputTokens;
-    const reserved = maxTokens + estimateRequestTokens(options.system, messages, toolSpecs);
-    if (options.quota && !(await options.quota.reserve(reserved))) {
-      return finish("error", { type: "quota_exceeded_error", message: "The organization's plan token limit was reached during this run." });
+    const input = estimateRequestTokens(promptText(options.system), messages, toolSpecs);
+    const grant: CallGrant = options.quota
+      ? await options.quota.reserveCall(input, options.model.maxOutputTokens)
+      : { ok: true, reserved: 0, maxTokens: options.model.maxOutputTokens };
+    if (!grant.ok) {
+      const after = totals.iterations ? `The run stopped after ${totals.iterations} model call${totals.iterations === 1 ? "" : "s"}: ` : "";
+      return finish("error", { type: "quota_exceeded_error", message: `${after}${grant.message}` });
     }
+    const { maxTokens, reserved } = grant;
     totals.iterations++;
 
     const blocks: AssistantBlock[] = [];
@@ -200,6 +222,7 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
         model: options.model.providerModel,
         system: options.system,
         messages,
+        cacheBreakpoints: conversationBreakpoints(messages),
         tools: toolSpecs,
         temperature: options.temperature,
         maxTokens,
@@ -213,6 +236,8 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
         appendText(part.text);
         text += part.text;
         emit({ event: "text", data: { text: part.text } });
+      } else if (part.type === "reasoning") {
+        blocks.push(part.block);
       } else if (part.type === "tool-call") {
         const bounds = checkJsonBounds(part.input, TOOL_INPUT_LIMITS);
         const input = bounds.ok ? part.input : {};

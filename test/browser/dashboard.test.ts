@@ -95,7 +95,7 @@ describe("dashboard in a browser", () => {
     expect(await card.locator(".tool-name").textContent()).toBe("memory_write");
     await expect.poll(() => page.locator(".msg.assistant .text").textContent()).toBe("Got it, teal it is. I will remember that.");
     await page.locator(".run-stats").waitFor();
-    expect(await page.locator(".run-stats").textContent()).toMatch(/2 iterations · 1 tool calls · 942 tokens/);
+    expect(await page.locator(".run-stats").textContent()).toMatch(/2 iterations · 1 tool call · 942 tokens/);
     await card.locator("summary").click();
     expect(await card.locator("pre").first().textContent()).toContain("The user likes teal.");
     expect(await card.locator(".state").textContent()).toBe("done");

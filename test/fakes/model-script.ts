@@ -32,6 +32,8 @@ export type FakeStreamErrorKind = "overloaded" | "server" | "rate_limited";
 /** One scripted model response. */
 export interface FakeTurn {
   text?: string;
+  /** Anthropic only: a thinking block before the rest (thinking_delta, then signature_delta), signed `sig:<text>`. */
+  thinking?: string;
   /** How many text deltas to split `text` into; default min(10, characters). */
   textChunks?: number;
   toolCalls?: FakeToolCall[];
@@ -75,6 +77,8 @@ export interface FakeModelServer {
   /** What the SDK takes as `baseURL`. */
   url: string;
   requests: FakeRequestRecord[];
+  /** Paths of side requests (model lists and lookups), in order. */
+  sideRequests: string[];
   enqueue(...turns: FakeTurn[]): void;
   setFallback(fn: (body: any) => FakeTurn): void;
   /** Responses the client abandoned before the fake finished sending them. */
@@ -122,7 +126,7 @@ export function splitJson(json: string): string[] {
  * input = 10 + floor(textChars / 4) (textChars as the dialect counts the request's message text),
  * output = number of content deltas sent (text deltas + tool-input fragments), cache = 0.
  */
-export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string): TurnPlan {
+export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string, maxTokens?: number): TurnPlan {
   const textChunks = turn.text ? splitText(turn.text, turn.textChunks ?? 10) : [];
   const tools = (turn.toolCalls ?? []).map((call) => {
     const json = call.rawInput ?? JSON.stringify(call.input ?? {});
@@ -134,7 +138,8 @@ export function planTurn(turn: FakeTurn, textChars: number, nextId: () => string
     tools,
     usage: {
       inputTokens: turn.usage?.inputTokens ?? 10 + Math.floor(textChars / 4),
-      outputTokens: turn.usage?.outputTokens ?? deltas,
+      // Like the real APIs, never more output than the request's max_tokens allowed.
+      outputTokens: Math.min(turn.usage?.outputTokens ?? deltas, maxTokens ?? Number.POSITIVE_INFINITY),
       cacheReadTokens: turn.usage?.cacheReadTokens ?? 0,
       cacheWriteTokens: turn.usage?.cacheWriteTokens ?? 0,
     },
@@ -157,6 +162,8 @@ export interface Dialect {
   /** Answers paths the fake does not serve (404 in the dialect's format); undefined when served. */
   notFound(method: string, path: string): DialectResponse | undefined;
   respond(turn: FakeTurn, body: any, headers: Record<string, string>): DialectResponse;
+  /** Answers side endpoints (model lists) that are not model calls: not recorded in `requests`, consume no turn. */
+  side?(method: string, path: string): { status: number; body: unknown } | undefined;
 }
 
 /** Serves a dialect on 127.0.0.1 (port 0) with the queue / fallback / recording behaviour. */
@@ -164,6 +171,7 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
   const queue: FakeTurn[] = [];
   let fallback: (body: any) => FakeTurn = () => dialect.defaultTurn;
   const requests: FakeRequestRecord[] = [];
+  const sideRequests: string[] = [];
   let aborted = 0;
   let closing = false;
 
@@ -178,6 +186,13 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
       body = raw;
     }
     const path = (req.url ?? "/").split("?")[0];
+    const side = dialect.side?.(req.method ?? "GET", path);
+    if (side) {
+      sideRequests.push(path);
+      res.writeHead(side.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(side.body));
+      return;
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
@@ -218,6 +233,7 @@ export async function startScriptedServer(dialect: Dialect): Promise<FakeModelSe
   return {
     url: `http://127.0.0.1:${port}${dialect.basePath}`,
     requests,
+    sideRequests,
     enqueue: (...turns) => {
       queue.push(...turns);
     },

@@ -22,6 +22,12 @@ export interface FakeOpenAIOptions {
   omitId?: boolean;
   /** Each tool call arrives in one delta with its complete arguments (Ollama). */
   wholeArguments?: boolean;
+  /**
+   * What `GET /v1/models` lists (and `GET /v1/models/{id}` finds), as an Ollama, vLLM or
+   * llama.cpp server would: `{id}` plus whatever extra fields such a server adds. Changeable
+   * while the fake runs (a model "pulled" later). Default: none.
+   */
+  models?: Array<{ id: string; [field: string]: unknown }>;
 }
 
 const FINISH_REASONS: Record<FakeStopReason, string> = {
@@ -80,7 +86,8 @@ function makeRespond(options: FakeOpenAIOptions) {
         body: { error: { message: `fake ${known.code ?? known.type}`, type: known.type, param: null, code: known.code } },
       };
     }
-    const plan = planTurn(turn, openAITextChars(body), () => `call_fake_${++toolCounter}`);
+    const cap = body?.max_completion_tokens ?? body?.max_tokens;
+    const plan = planTurn(turn, openAITextChars(body), () => `call_fake_${++toolCounter}`, typeof cap === "number" ? cap : undefined);
     const id = `chatcmpl-fake${++completionCounter}`;
     const model = typeof body?.model === "string" ? body.model : "gpt-fake";
     const created = Math.floor(Date.now() / 1000);
@@ -166,6 +173,14 @@ export function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeMo
       };
     },
     respond: makeRespond(options),
+    side(method, path) {
+      if (method !== "GET" || !path.startsWith("/v1/models")) return undefined;
+      const listed = (options.models ?? []).map((m) => ({ object: "model", created: 1_764_000_000, owned_by: "library", ...m }));
+      if (path === "/v1/models") return { status: 200, body: { object: "list", data: listed } };
+      const found = listed.find((m) => `/v1/models/${encodeURIComponent(m.id)}` === path || `/v1/models/${m.id}` === decodeURIComponent(path));
+      if (found) return { status: 200, body: found };
+      return { status: 404, body: { error: { message: `model "${decodeURIComponent(path.slice(11))}" not found`, type: "invalid_request_error", param: null, code: "model_not_found" } } };
+    },
   };
   return startScriptedServer(dialect);
 }

@@ -218,7 +218,9 @@ describe.skipIf(!DB_BASE || !REDIS_URL)("two replicas on one PostgreSQL and one 
 
   it("keeps quota reservations from both replicas within the hard-stop limit", async () => {
     const org = await setupOrg(A, 4);
-    fake.setFallback(() => ({ text: "spending tokens", textChunks: 3, delayMs: 60, usage: { inputTokens: 5_000, outputTokens: 2_000 } }));
+    // The input is what the request really holds (about what the gateway estimates); each answer
+    // is 2,000 tokens, or less when the gateway capped max_tokens by what the plan left.
+    fake.setFallback(() => ({ text: "spending tokens", textChunks: 3, delayMs: 60, usage: { outputTokens: 2_000 } }));
     // Two chats per key (its limit), alternating replicas, all at once; then more until the limit stops them.
     const outcomes: string[] = [];
     for (let round = 0; round < 3; round++) {

@@ -13,6 +13,8 @@ interface Model {
   name: string;
   provider: string;
   available: boolean;
+  local: boolean;
+  pricesKnown: boolean;
   prices: { input: number; output: number };
 }
 interface SkillSummary {
@@ -66,6 +68,12 @@ function agentBody(form: Record<string, unknown>): { body: Record<string, unknow
   return { body };
 }
 
+/** What a model costs, as the picker shows it: prices, free and local, or unknown, and whether it can run here. */
+function modelLabel(m: Model): string {
+  const price = m.local && m.prices.input === 0 && m.prices.output === 0 ? "free, your own server" : !m.pricesKnown ? "price unknown" : `$${m.prices.input} / $${m.prices.output}`;
+  return m.available ? price : `${price} (not available on this server)`;
+}
+
 function AgentForm(props: {
   view: OrgView;
   action: string;
@@ -99,7 +107,7 @@ function AgentForm(props: {
           <select name="model" required>
             {props.models.map((m) => (
               <option value={m.id} selected={m.id === a.model}>
-                {`${m.name} — $${m.prices.input} / $${m.prices.output}${m.available ? "" : " (no credentials on this server)"}`}
+                {`${m.name} — ${modelLabel(m)}`}
               </option>
             ))}
           </select>
@@ -192,6 +200,8 @@ export function registerAgentPages(app: Dashboard, api: ApiApp) {
 
   const renderNew = async (c: Context<AppEnv>, view: OrgView, agent: Partial<Agent> & { metadataText?: string } = {}, error?: string, status = 200) => {
     const models = await callApi(api, c, "GET", "/v1/models");
+    // A new agent starts on the catalogue's default (a mid-priced model that can run here), not the first listed.
+    agent = { model: c.var.services.models.defaultModel().id, ...agent };
     return c.html(
       <Layout view={view} title="New agent" active="Agents">
         <ErrorNote error={error} />

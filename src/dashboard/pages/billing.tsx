@@ -63,7 +63,11 @@ export function registerBillingPages(app: Dashboard, api: ApiApp) {
           ) : null}
           <h2>Change plan</h2>
           {!stripeReady ? (
-            <p class="note">Billing is not configured on this server (no Stripe key), so plans are not sold here. An administrator sets plans directly.</p>
+            <p class="note">
+              Billing is not configured on this server (no Stripe key), so plans are not sold here. The operator of this instance sets
+              plans: on the {view.operator ? <a href="/operator">Operator page</a> : "Operator page"} (for the users listed in{" "}
+              <code>OPENPAW_OPERATOR_EMAILS</code>) or with <code>openpaw orgs set-plan {view.org.id} PLAN</code>.
+            </p>
           ) : !canBill ? (
             <p class="muted">Only owners manage billing.</p>
           ) : (

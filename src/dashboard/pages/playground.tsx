@@ -1,14 +1,64 @@
 import { type ApiApp, callApi } from "../api";
 import { type Dashboard, apiErrorPage, done, failed, field, orgPage } from "../page";
-import { Layout, fmt } from "../ui";
+import { Layout, fmt, plural } from "../ui";
 
 interface Message {
   id: string;
+  runId: string;
   role: "user" | "assistant" | "tool";
   content: any;
 }
 
+/** A run of the conversation, as GET …/conversations/:id lists it. */
+interface Run {
+  id: string;
+  status: string;
+  iterations: number;
+  toolCalls: number;
+  tokens: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
 const pretty = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+
+/**
+ * What a tool returned, without the `<tool_output>` wrapper the model sees it in (runtime/loop's
+ * wrapToolOutput, undone; a test keeps the two in step). People see the tool's own text.
+ */
+export function unwrapToolOutput(content: string): string {
+  const match = /^<tool_output tool="[^"]*">\n([\s\S]*)\n<\/tool_output>$/.exec(content);
+  return match ? match[1].replace(/<\\\/tool_output/gi, "</tool_output") : content;
+}
+
+/** The stop reason a run's status stands for. */
+const stopReasonOf = (status: string) => (status === "completed" ? "end_turn" : status);
+
+/** The figures of a run, worded as app.js words them for a live one. */
+export function runStats(r: { iterations: number; toolCalls: number; tokens: number; inputTokens: number; outputTokens: number; cost: number; stopReason: string }): string {
+  return `${plural(r.iterations, "iteration")} · ${plural(r.toolCalls, "tool call")} · ${fmt.int(r.tokens)} tokens (${fmt.int(r.inputTokens)} in, ${fmt.int(r.outputTokens)} out) · ${fmt.usd(r.cost)} · ${r.stopReason}`;
+}
+
+/** Why a turn has no complete answer, when it has none. */
+const ENDINGS: Record<string, string> = {
+  error: "This turn failed; the text above is what arrived before the error.",
+  interrupted: "This turn was cut off (the gateway stopped); the text above is what arrived before.",
+  cancelled: "This turn was cancelled; the text above is what arrived before.",
+  max_iterations: "This turn stopped at the agent's iteration limit.",
+};
+
+function RunEnd(props: { run: Run | undefined }) {
+  const { run } = props;
+  if (!run || run.status === "running") return null;
+  const ending = ENDINGS[run.status];
+  return (
+    <>
+      {ending ? <p class={`run-ending flash ${run.status === "max_iterations" ? "flash-ok" : "flash-error"}`}>{ending}</p> : null}
+      <p class="run-stats small muted">{runStats({ ...run, stopReason: stopReasonOf(run.status) })}</p>
+    </>
+  );
+}
 
 /** One tool call as a collapsible card; app.js renders live ones with the same markup. */
 function ToolCard(props: { name: string; input: unknown; result?: { content: string; isError: boolean } }) {
@@ -26,24 +76,41 @@ function ToolCard(props: { name: string; input: unknown; result?: { content: str
   );
 }
 
-/** A stored conversation rendered like the live stream: user turns, assistant text, tool cards. */
-function Transcript(props: { messages: Message[] }) {
+/**
+ * A stored conversation rendered like the live stream: user turns, assistant text, tool cards,
+ * and after each turn its figures (and how it ended, when it did not end with an answer).
+ */
+function Transcript(props: { messages: Message[]; runs: Run[] }) {
   const results = new Map<string, { content: string; isError: boolean }>();
-  for (const m of props.messages) if (m.role === "tool") for (const r of m.content as any[]) results.set(r.toolCallId, r);
+  for (const m of props.messages) {
+    if (m.role === "tool") for (const r of m.content as any[]) results.set(r.toolCallId, { content: unwrapToolOutput(r.content), isError: r.isError });
+  }
+  const runs = new Map(props.runs.map((r) => [r.id, r]));
+  const lastOfRun = new Map(props.messages.map((m, i) => [m.runId, i]));
   return (
     <>
-      {props.messages.map((m) => {
-        if (m.role === "user") return <div class="msg user">{String(m.content)}</div>;
-        if (m.role === "tool") return null;
+      {props.messages.map((m, i) => {
+        const end = lastOfRun.get(m.runId) === i ? <RunEnd run={runs.get(m.runId)} /> : null;
+        if (m.role === "user") {
+          return (
+            <>
+              <div class="msg user">{String(m.content)}</div>
+              {end ? <div class="msg assistant">{end}</div> : null}
+            </>
+          );
+        }
+        if (m.role === "tool") return end ? <div class="msg assistant">{end}</div> : null;
         return (
           <div class="msg assistant">
+            {/* Reasoning blocks are kept for the model, not shown as the answer. */}
             {(m.content as any[]).map((block) =>
               block.type === "text" ? (
                 <div class="text">{block.text}</div>
-              ) : (
+              ) : block.type === "tool_call" ? (
                 <ToolCard name={block.name} input={block.input} result={results.get(block.id)} />
-              ),
+              ) : null,
             )}
+            {end}
           </div>
         );
       })}
@@ -66,6 +133,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
       if (agentId && !agent) return apiErrorPage(c, view, { ok: false, status: 404, body: null, headers: new Headers() });
       let conversations: Array<{ id: string; title: string | null; updatedAt: string }> = [];
       let messages: Message[] = [];
+      let runs: Run[] = [];
       if (agent) {
         const [convs, conv] = await Promise.all([
           callApi(api, c, "GET", `/v1${base}/agents/${agent.id}/conversations?limit=50`),
@@ -74,6 +142,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
         conversations = convs.ok ? convs.body.data : [];
         if (conv && !conv.ok) return apiErrorPage(c, view, conv);
         messages = conv?.body.messages ?? [];
+        runs = conv?.body.runs ?? [];
       }
       return c.html(
         <Layout view={view} title="Playground" active="Playground">
@@ -97,7 +166,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
                 <button type="submit">Open</button>
               </form>
               <div class="playground">
-                <nav class="conversations" aria-label="Conversations">
+                <nav class="conversations" aria-label="Conversations" data-base={`${base}/playground?agent=${agent?.id}`}>
                   <p>
                     <a href={`${base}/playground?agent=${agent?.id}`} aria-current={conversationId ? undefined : "page"}>
                       + New conversation
@@ -119,7 +188,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
                 </nav>
                 <section class="chat" aria-label="Conversation">
                   <div id="transcript" class="transcript">
-                    <Transcript messages={messages} />
+                    <Transcript messages={messages} runs={runs} />
                   </div>
                   <form
                     method="post"
@@ -164,7 +233,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
       if (conversationId) body.conversationId = conversationId;
       const result = await callApi(api, c, "POST", `/v1/agent/${encodeURIComponent(agentId)}/chat`, { body });
       if (!result.ok) return failed(c, conversationId ? `${page}&conversation=${conversationId}` : page, result);
-      return done(c, `${page}&conversation=${result.body.conversationId}`, `Done: ${result.body.tokens} tokens, ${fmt.usd(result.body.cost)}.`);
+      return done(c, `${page}&conversation=${result.body.conversationId}`, `Done: ${fmt.int(result.body.tokens)} tokens, ${fmt.usd(result.body.cost)}.`);
     }),
   );
 }

@@ -33,6 +33,44 @@ function el(tag, className, text) {
 
 const pretty = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
 const usd = (n) => (n > 0 && n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`);
+const int = (n) => Math.round(n).toLocaleString("en-US");
+const plural = (n, one, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`;
+
+/** The figures of a run; the server words stored runs the same way (pages/playground.tsx runStats). */
+const runStats = (d) =>
+  `${plural(d.iterations, "iteration")} · ${plural(d.toolCalls, "tool call")} · ${int(d.tokens)} tokens (${int(d.inputTokens)} in, ${int(d.outputTokens)} out) · ${usd(d.cost)} · ${d.stopReason}`;
+
+/** Whether the reader is at the newest turn (not scrolled up to read something older). */
+const atNewest = (transcript) => transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
+
+/** Keeps the newest turn in view: always when `force`, else only for a reader who was there before the change. */
+function follow(transcript, force, wasAtNewest = true) {
+  if (force || wasAtNewest) transcript.scrollTop = transcript.scrollHeight;
+}
+
+/** A reopened conversation opens at its newest turn (on load and after htmx swaps a page in). */
+function showNewest() {
+  const transcript = document.getElementById("transcript");
+  if (transcript) follow(transcript, true);
+}
+document.addEventListener("DOMContentLoaded", showNewest);
+document.addEventListener("htmx:load", showNewest);
+
+/** A conversation that just started goes to the top of the list, as the current one. */
+function listConversation(id, title) {
+  const nav = document.querySelector("nav.conversations");
+  const list = nav?.querySelector("ul");
+  if (!nav || !list || list.querySelector(`a[data-id="${id}"]`)) return;
+  for (const current of nav.querySelectorAll("a[aria-current]")) current.removeAttribute("aria-current");
+  const link = el("a", "", title);
+  link.href = `${nav.dataset.base}&conversation=${encodeURIComponent(id)}`;
+  link.dataset.id = id;
+  link.setAttribute("aria-current", "page");
+  link.append(el("span", "muted small", " just now"));
+  const item = el("li");
+  item.append(link);
+  list.prepend(item);
+}
 
 /** The same markup the server renders for stored tool calls. */
 function toolCard(name, input) {
@@ -77,10 +115,13 @@ document.addEventListener("submit", async (event) => {
   transcript.append(el("div", "msg user", message));
   const reply = el("div", "msg assistant");
   transcript.append(reply);
+  follow(transcript, true);
   textarea.value = "";
   button.disabled = true;
   status.textContent = "Thinking…";
   let text = null;
+  let failure = null;
+  let atLimit = false;
   const cards = new Map();
   const body = { message };
   if (conversationId) body.conversationId = conversationId;
@@ -98,6 +139,7 @@ document.addEventListener("submit", async (event) => {
     }
     const newConversation = res.headers.get("x-conversation-id");
     if (newConversation && newConversation !== conversationId) {
+      listConversation(newConversation, message.replace(/\s+/g, " ").slice(0, 80));
       form.dataset.conversation = newConversation;
       form.elements.namedItem("conversation").value = newConversation;
       const url = new URL(window.location.href);
@@ -111,6 +153,7 @@ document.addEventListener("submit", async (event) => {
       const { done, value } = await reader.read();
       if (done) break;
       buffer = parseFrames(buffer + value, (name, data) => {
+        const stick = atNewest(transcript);
         if (name === "text") {
           if (!text) {
             text = el("div", "text", "");
@@ -129,21 +172,23 @@ document.addEventListener("submit", async (event) => {
           card.querySelector(".state").textContent = data.isError ? "failed" : "done";
           if (data.isError) card.classList.add("tool-error");
         } else if (name === "error") {
-          reply.append(el("p", "flash flash-error", data.error?.message || "The run failed."));
+          failure = data.error?.message || "The run failed.";
+          reply.append(el("p", "run-ending flash flash-error", failure));
         } else if (name === "done") {
-          const stats = el(
-            "p",
-            "run-stats small muted",
-            `${data.iterations} iterations · ${data.toolCalls} tool calls · ${data.tokens} tokens (${data.inputTokens} in, ${data.outputTokens} out) · ${usd(data.cost)} · ${data.stopReason}`,
-          );
-          reply.append(stats);
+          reply.append(el("p", "run-stats small muted", runStats(data)));
+          if (data.stopReason === "cancelled") failure ??= "The run was cancelled.";
+          atLimit = data.stopReason === "max_iterations";
         }
+        follow(transcript, false, stick);
       });
     }
-    status.textContent = "Response complete.";
+    // The status line says how the run really ended.
+    status.textContent = failure ? `Failed: ${failure}` : atLimit ? "Stopped at the agent's iteration limit." : "Response complete.";
   } catch (error) {
-    reply.append(el("p", "flash flash-error", error instanceof Error ? error.message : String(error)));
-    status.textContent = "Failed.";
+    const message = error instanceof Error ? error.message : String(error);
+    reply.append(el("p", "run-ending flash flash-error", message));
+    status.textContent = `Failed: ${message}`;
+    follow(transcript, true);
   } finally {
     button.disabled = false;
     textarea.focus();

@@ -148,9 +148,9 @@ describe("agents", () => {
 
     const more = await h.request("PATCH", `/v1/orgs/${a.orgId}/agents/${agent.id}`, {
       cookie: a.cookie,
-      body: { description: null, model: "claude-opus-4-1-20250805", enabledTools: ["memory_read", "memory_read"], metadata: {} },
+      body: { description: null, model: "claude-opus-5-5", enabledTools: ["memory_read", "memory_read"], metadata: {} },
     });
-    expect(more.body).toMatchObject({ description: null, model: "claude-opus-4-1-20250805", enabledTools: ["memory_read"], metadata: {} });
+    expect(more.body).toMatchObject({ description: null, model: "claude-opus-5-5", enabledTools: ["memory_read"], metadata: {} });
     expect(more.body.name).toBe(seed.name);
 
     for (const [body, param] of [

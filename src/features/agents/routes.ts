@@ -73,11 +73,18 @@ const deleteAgentRoute = createRoute({
   responses: { 204: { description: "Deleted" }, ...commonErrors },
 });
 
-/** The catalogue entry of a model id, or a 400 listing the ids there are. */
-function requireModel(c: Context<AppEnv>, id: string): ModelInfo {
+/**
+ * The catalogue entry of a model id (a model a configured provider serves counts, priced or not),
+ * or a 400 listing the ids that can run here (all of them when none can yet).
+ */
+async function requireModel(c: Context<AppEnv>, id: string): Promise<ModelInfo> {
   const { models } = c.var.services;
-  const model = models.get(id);
-  if (!model) throw errors.invalid(`Unknown model "${id}". Available models: ${models.ids().join(", ")}.`, "model");
+  const model = await models.resolve(id);
+  if (!model) {
+    const runnable = models.list().filter((m) => m.available);
+    const ids = (runnable.length ? runnable : models.list()).map((m) => m.id);
+    throw errors.invalid(`Unknown model "${id}": no provider of this deployment serves it. ${runnable.length ? "Models that can run here" : "Known models"}: ${ids.join(", ")}.`, "model");
+  }
   return model;
 }
 
@@ -97,7 +104,7 @@ export function agentRoutes() {
     requirePermission(access, "write");
     if (access.agentIds) throw errors.forbidden("An API key restricted to some agents cannot create agents.");
     const body = c.req.valid("json");
-    const model = requireModel(c, body.model);
+    const model = await requireModel(c, body.model);
     const plan = await planOfOrg(services.db.kysely, services.plans, access.orgId);
     const now = Date.now();
     const agent: AgentsTable = {
@@ -146,7 +153,7 @@ export function agentRoutes() {
     if (body.name !== undefined) changes.name = body.name;
     if (body.description !== undefined) changes.description = body.description;
     if (body.systemPrompt !== undefined) changes.system_prompt = body.systemPrompt;
-    if (body.model !== undefined) changes.model = requireModel(c, body.model).id;
+    if (body.model !== undefined) changes.model = (await requireModel(c, body.model)).id;
     if (body.temperature !== undefined) changes.temperature = body.temperature;
     if (body.maxIterations !== undefined) changes.max_iterations = body.maxIterations;
     if (body.enabledTools !== undefined) changes.enabled_tools = JSON.stringify([...new Set(body.enabledTools)]);

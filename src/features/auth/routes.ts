@@ -9,6 +9,7 @@ import { errors } from "../../http/errors";
 import { commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { newId } from "../../lib/ids";
 import { sha256Hex } from "../api-keys/key-format";
+import { isOperator } from "../operator/routes";
 import { insertOrgWithOwner, listOrgsOfUser } from "../orgs/repository";
 import { serializeOrg } from "../orgs/serialize";
 import { hashPassword, verifyPassword } from "./password";
@@ -81,7 +82,14 @@ const me = createRoute({
   summary: "The signed-in user and their orgs",
   middleware: [requireAuth] as const,
   responses: {
-    200: jsonResponse(z.object({ user: UserSchema, orgs: z.array(OrgSummarySchema) }), "The user"),
+    200: jsonResponse(
+      z.object({
+        user: UserSchema,
+        orgs: z.array(OrgSummarySchema),
+        operator: z.boolean().openapi({ description: "The user is an operator of this instance (OPENPAW_OPERATOR_EMAILS)" }),
+      }),
+      "The user",
+    ),
     401: commonErrors[401],
     403: commonErrors[403],
   },
@@ -164,7 +172,7 @@ export function authRoutes() {
     const { db } = c.var.services;
     const user = await findUserById(db.kysely, principal.userId);
     if (!user) throw errors.unauthenticated();
-    return c.json({ user: serializeUser(user), orgs: await orgsOnHost(c, user.id) }, 200);
+    return c.json({ user: serializeUser(user), orgs: await orgsOnHost(c, user.id), operator: isOperator(c) }, 200);
   });
 
   return app;

@@ -226,8 +226,8 @@ describe("Stripe checkout, portal, webhooks and overage", () => {
       mode: "subscription",
       customer: stored.stripe_customer_id,
       line_items: [{ price: "price_pro", quantity: "1" }],
-      success_url: "http://localhost:8787/dashboard/billing?checkout=success",
-      cancel_url: "http://localhost:8787/dashboard/billing?checkout=cancel",
+      success_url: `http://localhost:8787/orgs/${a.orgId}/billing?checkout=success`,
+      cancel_url: `http://localhost:8787/orgs/${a.orgId}/billing?checkout=cancel`,
       client_reference_id: a.orgId,
       metadata: { orgId: a.orgId, plan: "pro" },
       subscription_data: { metadata: { orgId: a.orgId, plan: "pro" } },
@@ -282,6 +282,15 @@ describe("Stripe checkout, portal, webhooks and overage", () => {
     }
     const adminKey = await h.createKey(a, { scopes: ["admin"] });
     expect((await h.request("POST", `/v1/orgs/${a.orgId}/billing/portal`, { key: adminKey.key, body: {} })).status).toBe(200);
+  });
+
+  it("the default return URLs are the org's billing page, which exists", async () => {
+    const page = await h.request("GET", `/orgs/${a.orgId}/billing?checkout=success`, { cookie: a.cookie });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("Billing");
+    await h.request("POST", `/v1/orgs/${a.orgId}/billing/portal`, { cookie: a.cookie, body: {} });
+    const req = fake.requests.filter((r) => r.path === "/v1/billing_portal/sessions").at(-1);
+    expect(req?.body.return_url).toBe(`http://localhost:8787/orgs/${a.orgId}/billing`);
   });
 
   it("the portal session is for the org's customer with the return URL", async () => {

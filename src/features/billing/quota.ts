@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../../db";
 import type { OrgsTable } from "../../db/schema";
+import type { CallGrant } from "../../runtime/loop";
 import { errors } from "../../http/errors";
 import { findOrg } from "../orgs/repository";
 import { currentPeriod, effectivePlan } from "./period";
@@ -10,13 +11,30 @@ import type { Plan, PlanTable } from "./plans";
 export interface QuotaService {
   /** Throws ApiError quota_exceeded_error (402) when the org's plan is hard-stop and its period usage reached the limit. */
   assertCanStart(orgId: string): Promise<void>;
+  /** Throws 402 before a run starts when the plan does not leave room for its first model call (its input plus MIN_OUTPUT_TOKENS). */
+  assertCallFits(orgId: string, inputTokens: number): Promise<void>;
   /** Reserves `tokens` for one model call; false when a hard-stop plan's limit would be exceeded (used + reserved + tokens > limit). One conditional statement, no read-then-write. */
   reserve(orgId: string, tokens: number): Promise<boolean>;
+  /**
+   * Reserves one model call: its input and as much output as the plan leaves, at most
+   * `maxOutputTokens`; the call then asks the model for no more than that (`maxTokens`). Refused
+   * with a message saying what is left when not even MIN_OUTPUT_TOKENS of output fit.
+   */
+  reserveCall(orgId: string, inputTokens: number, maxOutputTokens: number): Promise<CallGrant>;
   /** Replaces a reservation by the actual token count of the call (actual may be 0). One statement. */
   settle(orgId: string, reserved: number, actual: number): Promise<void>;
   /** Period usage: { periodStart, periodEnd, tokensUsed, tokensReserved } */
   periodUsage(orgId: string): Promise<{ periodStart: number; periodEnd: number; tokensUsed: number; tokensReserved: number }>;
 }
+
+/**
+ * The least output a call is started with. A call capped below this would stop mid-sentence (or
+ * mid tool call): better to say the plan is used up.
+ */
+export const MIN_OUTPUT_TOKENS = 1024;
+
+const int = (n: number) => Math.max(0, Math.round(n)).toLocaleString("en-US");
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The limit at which a plan refuses further calls; null when it never does (unlimited or overage-billed). */
 export const hardLimitOf = (plan: Plan): number | null => (plan.overageRate === null ? plan.tokenLimit : null);
@@ -71,6 +89,59 @@ export class DbQuotaService implements QuotaService {
           `Upgrade the plan, or wait until the period renews on ${new Date(period.end).toISOString().slice(0, 10)}.`,
       );
     }
+  }
+
+  /** What is left of a hard-stop plan's limit, or null when the plan has no hard stop. */
+  private async room(orgId: string) {
+    const { plan, period } = await this.context(orgId);
+    const limit = hardLimitOf(plan);
+    if (limit === null) return null;
+    const row = await this.db.kysely
+      .selectFrom("org_quota")
+      .select(["tokens_used", "tokens_reserved"])
+      .where("org_id", "=", orgId)
+      .where("period_start", "=", period.start)
+      .executeTakeFirst();
+    const used = Number(row?.tokens_used ?? 0);
+    const reserved = Number(row?.tokens_reserved ?? 0);
+    return { plan, period, limit, used, reserved, left: limit - used - reserved };
+  }
+
+  private shortfall(room: NonNullable<Awaited<ReturnType<DbQuotaService["room"]>>>, inputTokens: number, minOutput: number): string {
+    const held = room.reserved > 0 ? ` (${int(room.reserved)} more are held by calls in progress)` : "";
+    return (
+      `The ${room.plan.name} plan's limit of ${int(room.limit)} tokens for this period leaves ${int(room.left)} tokens${held}, ` +
+      `and a model call here needs about ${int(inputTokens)} input tokens plus at least ${int(minOutput)} for the answer. ` +
+      `Upgrade the plan, or wait until the period renews on ${day(room.period.end)}.`
+    );
+  }
+
+  async assertCallFits(orgId: string, inputTokens: number): Promise<void> {
+    checkTokens("inputTokens", inputTokens);
+    const room = await this.room(orgId);
+    if (room && room.left < inputTokens + MIN_OUTPUT_TOKENS) throw errors.quotaExceeded(this.shortfall(room, inputTokens, MIN_OUTPUT_TOKENS));
+  }
+
+  async reserveCall(orgId: string, inputTokens: number, maxOutputTokens: number): Promise<CallGrant> {
+    checkTokens("inputTokens", inputTokens);
+    checkTokens("maxOutputTokens", maxOutputTokens);
+    const minOutput = Math.min(MIN_OUTPUT_TOKENS, maxOutputTokens);
+    // The read only chooses the size; the reservation itself is the conditional upsert, so a
+    // concurrent run taking the room first makes it fail and the size is chosen again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const room = await this.room(orgId);
+      let output = maxOutputTokens;
+      if (room) {
+        const left = room.left - inputTokens;
+        if (left < minOutput) return { ok: false, message: this.shortfall(room, inputTokens, minOutput) };
+        output = Math.min(maxOutputTokens, left);
+      }
+      if (await this.reserve(orgId, inputTokens + output)) return { ok: true, reserved: inputTokens + output, maxTokens: output };
+    }
+    return {
+      ok: false,
+      message: "Other runs of this organization are using what is left of the plan's tokens for this period; retry when they finish, or upgrade the plan.",
+    };
   }
 
   async reserve(orgId: string, tokens: number): Promise<boolean> {

@@ -100,6 +100,11 @@ function requireStripe(services: Services): Stripe {
   return stripe;
 }
 
+/** The org's billing page in the dashboard, the default return address of Checkout and the portal. */
+function billingPageUrl(services: Services, orgId: string): string {
+  return `${services.config.publicUrl}/orgs/${orgId}/billing`;
+}
+
 async function orgOf(c: Context<AppEnv>) {
   const org = await findOrg(c.var.services.db.kysely, c.var.access.orgId);
   if (!org) throw errors.notFound("Organization");
@@ -145,7 +150,8 @@ export function billingRoutes() {
     }
     const email = access.principal.kind === "user" ? access.principal.email : null;
     const customer = await services.billing.ensureCustomer(stripe, org, email);
-    const base = `${services.config.publicUrl}/dashboard/billing`;
+    // The dashboard's billing page of this org: where a person who clicked "Upgrade" came from.
+    const base = billingPageUrl(services, org.id);
     try {
       const session = await stripe.checkout.sessions.create({
         mode: "subscription",
@@ -175,7 +181,7 @@ export function billingRoutes() {
     try {
       const session = await stripe.billingPortal.sessions.create({
         customer,
-        return_url: body.returnUrl ?? `${services.config.publicUrl}/dashboard/billing`,
+        return_url: body.returnUrl ?? billingPageUrl(services, org.id),
       });
       return c.json({ url: session.url }, 200);
     } catch (error) {

@@ -139,7 +139,10 @@ describe("chat: POST /v1/agent/:agentId/chat", () => {
     const offered = body.tools.map((t: { name: string }) => t.name).sort();
     // web_search: no provider configured; exec: above the free plan.
     expect(offered).toEqual(["memory_read", "memory_write", "read_url"]);
-    expect(body.tools.at(-1).cache_control).toEqual({ type: "ephemeral" });
+    // The stable system block's breakpoint covers the tools before it; the conversation has its own.
+    expect(body.system[0].cache_control).toEqual({ type: "ephemeral" });
+    expect(body.tools.some((t: { cache_control?: unknown }) => t.cache_control)).toBe(false);
+    expect(body.messages.at(-1).content.at(-1).cache_control).toEqual({ type: "ephemeral" });
     expect(fake.requests[0].headers.authorization).toBe("Bearer sk-ant-test-key-000000000000");
     const agent = await h.request("GET", `/v1/orgs/${a.orgId}/agents/${agentA}`, { cookie: a.cookie });
     expect(agent.body.unavailableTools).toEqual([
@@ -181,11 +184,23 @@ describe("chat: POST /v1/agent/:agentId/chat", () => {
     expect(fake.requests).toHaveLength(3);
   }, 20_000);
 
+  it("a provider that stays overloaded: the error says how many attempts failed", async () => {
+    fake.enqueue({ status: 529 }, { status: 529, retryAfterSeconds: 0 }, { status: 529, retryAfterSeconds: 0 }, { status: 529, retryAfterSeconds: 0 });
+    const res = await chatOverHttp(server.url, agentA, { message: "still overloaded" }, { key: keyA });
+    const error = res.events.find((e) => e.event === "error");
+    expect(error?.data.error.message).toBe("The model provider is overloaded (HTTP 529). 4 attempts failed. Try again shortly.");
+  }, 30_000);
+
   it("a mid-stream provider error ends the stream with event: error, then done, and usage is recorded", async () => {
     fake.enqueue({ text: "partial answer that will break", textChunks: 6, errorAfterEvents: 5, usage: { inputTokens: 300 } });
     const res = await chatOverHttp(server.url, agentA, { message: "break" }, { key: keyA });
     const error = res.events.find((e) => e.event === "error");
     expect(error?.data.error.type).toBe("overloaded_error");
+    // It says what happened: no retry, because part of the answer was out.
+    expect(error?.data.error.message).toBe(
+      "The model provider is overloaded. It was not retried because part of the answer had already been sent. Try again shortly.",
+    );
+    expect(error?.data.error.message).not.toMatch(/retried and gave up/);
     const done = res.events.at(-1);
     expect(done).toMatchObject({ event: "done", data: { stopReason: "error" } });
     const rows = await usageRows(h, done?.data.runId);

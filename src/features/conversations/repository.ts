@@ -118,3 +118,27 @@ export class MessageAppender {
     }
   }
 }
+
+/** The runs of a conversation, oldest first, with their figures (the transcript's stats line per turn). */
+export function listRunsOfConversation(db: Kysely<Database>, orgId: string, conversationId: string) {
+  return db
+    .selectFrom("runs")
+    .select([
+      "id",
+      "status",
+      "iterations",
+      "tool_calls",
+      "input_tokens",
+      "output_tokens",
+      "cache_read_tokens",
+      "cache_write_tokens",
+      "cost",
+      "started_at",
+      "ended_at",
+    ])
+    .where("org_id", "=", orgId)
+    .where("conversation_id", "=", conversationId)
+    .orderBy("started_at")
+    .orderBy("id")
+    .execute();
+}

@@ -6,7 +6,7 @@ import { OrgIdParam, PaginationQuery, PathId, commonErrors, createRouter, iso, j
 import { canSeeAgent, requirePermission } from "../../http/permissions";
 import type { Services } from "../../services";
 import { findAgent } from "../agents/repository";
-import { deleteConversation, findConversation, listConversations, loadMessages } from "./repository";
+import { deleteConversation, findConversation, listConversations, listRunsOfConversation, loadMessages } from "./repository";
 
 const tags = ["Conversations"];
 const AgentParams = z.object({ orgId: OrgIdParam, agentId: PathId("agentId") });
@@ -15,6 +15,22 @@ const ConversationParams = AgentParams.extend({ conversationId: PathId("conversa
 const ConversationSchema = z
   .object({ id: z.string(), agentId: z.string(), title: z.string().nullable(), createdAt: z.string(), updatedAt: z.string() })
   .openapi("Conversation");
+const ConversationRunSchema = z
+  .object({
+    id: z.string(),
+    status: z.string().openapi({ description: "running, completed, max_iterations, error, cancelled or interrupted" }),
+    iterations: z.number(),
+    toolCalls: z.number(),
+    tokens: z.number(),
+    inputTokens: z.number(),
+    outputTokens: z.number(),
+    cacheReadTokens: z.number(),
+    cacheWriteTokens: z.number(),
+    cost: z.number(),
+    startedAt: z.string(),
+    endedAt: z.string().nullable(),
+  })
+  .openapi("ConversationRun");
 const MessageSchema = z
   .object({ id: z.string(), runId: z.string(), role: z.enum(["user", "assistant", "tool"]), content: z.any(), createdAt: z.string() })
   .openapi("ConversationMessage");
@@ -42,7 +58,16 @@ const get = createRoute({
   summary: "A conversation with its messages (user, assistant with tool calls, tool results)",
   middleware: [requireAuth, orgAccess] as const,
   request: { params: ConversationParams },
-  responses: { 200: jsonResponse(ConversationSchema.extend({ messages: z.array(MessageSchema) }), "The conversation"), ...commonErrors },
+  responses: {
+    200: jsonResponse(
+      ConversationSchema.extend({
+        messages: z.array(MessageSchema),
+        runs: z.array(ConversationRunSchema).openapi({ description: "The runs that made the conversation (a subagent's are in its own), oldest first" }),
+      }),
+      "The conversation",
+    ),
+    ...commonErrors,
+  },
 });
 
 const remove = createRoute({
@@ -90,7 +115,10 @@ export function conversationRoutes() {
     await visibleAgent(services, access, agentId);
     const conversation = await findConversation(services.db.kysely, access.orgId, agentId, conversationId);
     if (!conversation) throw errors.notFound("Conversation", "conversationId");
-    const messages = await loadMessages(services.db.kysely, access.orgId, conversationId);
+    const [messages, runs] = await Promise.all([
+      loadMessages(services.db.kysely, access.orgId, conversationId),
+      listRunsOfConversation(services.db.kysely, access.orgId, conversationId),
+    ]);
     return c.json(
       {
         ...serialize(conversation),
@@ -101,6 +129,23 @@ export function conversationRoutes() {
           content: m.message.role === "tool" ? m.message.results : m.message.content,
           createdAt: iso(m.createdAt),
         })),
+        runs: runs.map((r) => {
+          const [input, output, cacheRead, cacheWrite] = [r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens].map(Number);
+          return {
+            id: r.id,
+            status: r.status,
+            iterations: r.iterations,
+            toolCalls: r.tool_calls,
+            tokens: input + output + cacheRead + cacheWrite,
+            inputTokens: input,
+            outputTokens: output,
+            cacheReadTokens: cacheRead,
+            cacheWriteTokens: cacheWrite,
+            cost: Number(r.cost),
+            startedAt: iso(Number(r.started_at)),
+            endedAt: r.ended_at === null ? null : iso(Number(r.ended_at)),
+          };
+        }),
       },
       200,
     );

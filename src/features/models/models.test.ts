@@ -25,7 +25,12 @@ describe("GET /v1/models", () => {
         maxOutputTokens: 64000,
         prices: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
         available: true,
+        local: false,
+        pricesKnown: true,
+        note: null,
       });
+      // Request parameters are the gateway's business.
+      expect(res.body.data.find((m: { id: string }) => m.id === "gpt-6-sol").requestParams).toBeUndefined();
       expect(res.body.data.find((m: { id: string }) => m.id === "gpt-4o").available).toBe(false);
     }
   });

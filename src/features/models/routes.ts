@@ -1,8 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../../http/auth";
 import { commonErrors, createRouter, jsonResponse } from "../../http/openapi";
+import type { ModelInfo } from "../../runtime/models/catalogue";
 
 const Price = z.number().openapi({ description: "USD per million tokens" });
+const Rates = { input: Price, output: Price, cacheRead: Price, cacheWrite: Price };
 
 /** A catalogue entry as the API shows it (same shape as the runtime's `ModelInfo`). */
 export const ModelSchema = z
@@ -13,11 +15,25 @@ export const ModelSchema = z
     name: z.string(),
     contextWindow: z.number().int(),
     maxOutputTokens: z.number().int(),
-    prices: z.object({ input: Price, output: Price, cacheRead: Price, cacheWrite: Price }),
+    prices: z.object({
+      ...Rates,
+      longContext: z
+        .object({ aboveInputTokens: z.number().int(), ...Rates })
+        .optional()
+        .openapi({ description: "Rates of every token of a call whose prompt (input + cache) exceeds aboveInputTokens" }),
+    }),
     defaultTemperature: z.number().optional(),
-    available: z.boolean().openapi({ description: "False when this deployment has no credentials for the provider" }),
+    available: z.boolean().openapi({ description: "False when this deployment has no credentials for the provider, or its server no longer serves it" }),
+    local: z.boolean().openapi({ description: "Served by this deployment's own OpenAI-compatible server (OPENAI_BASE_URL); $0 unless OPENPAW_MODELS_FILE prices it" }),
+    pricesKnown: z.boolean().openapi({ description: "False for a model a provider serves that the catalogue has no prices for: its runs are recorded at $0" }),
+    note: z.string().nullable().openapi({ description: "Where the entry comes from and why it costs what it costs" }),
   })
   .openapi("Model");
+
+/** The public shape: the request parameters a provider needs are the gateway's business. */
+export function serializeModel({ requestParams: _internal, ...model }: ModelInfo) {
+  return model;
+}
 
 const listModels = createRoute({
   method: "get",
@@ -25,12 +41,24 @@ const listModels = createRoute({
   tags: ["Models"],
   summary: "List the models agents may use, with prices",
   middleware: [requireAuth] as const,
-  responses: { 200: jsonResponse(z.object({ data: z.array(ModelSchema) }), "Models"), 401: commonErrors[401] },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        data: z.array(ModelSchema),
+        default: z.string().openapi({ description: "The model the dashboard offers a new agent: a mid-priced one that can run here" }),
+      }),
+      "Models",
+    ),
+    401: commonErrors[401],
+  },
 });
 
 /** The model catalogue, for any signed-in user or API key. */
 export function modelRoutes() {
   const app = createRouter();
-  app.openapi(listModels, (c) => c.json({ data: c.var.services.models.list() }, 200));
+  app.openapi(listModels, (c) => {
+    const { models } = c.var.services;
+    return c.json({ data: models.list().map(serializeModel), default: models.defaultModel().id }, 200);
+  });
   return app;
 }

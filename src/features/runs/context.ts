@@ -7,11 +7,12 @@ import type { AgentsTable, RunsTable } from "../../db/schema";
 import type { OrgAccess } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { newId } from "../../lib/ids";
-import { composeSystemPrompt, fitHistory } from "../../runtime/context";
+import { composeContext, estimateFirstCallTokens, fitHistory, promptText } from "../../runtime/context";
 import { type ResumeState, type RunStart, estimateTokens } from "../../runtime/loop";
 import type { ModelInfo } from "../../runtime/models/catalogue";
-import { type ChatMessage, type ModelProvider, type TokenUsage, emptyUsage } from "../../runtime/models/types";
+import { type ChatMessage, type ModelProvider, type PromptBlock, type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { buildSystemPrompt } from "../../runtime/prompt";
+import { toJsonSchema } from "../../runtime/tools/schema";
 import type { ToolDefinition, ToolTier } from "../../runtime/tools/types";
 import type { Services } from "../../services";
 import { effectivePlan } from "../billing/period";
@@ -41,7 +42,8 @@ export interface ExecutableRun {
   plan: Plan;
   model: ModelInfo;
   provider: ModelProvider;
-  system: string;
+  /** Most stable block first (runtime/context's composeContext). */
+  system: PromptBlock[];
   /** Turns of the conversation before this run, trimmed to fit. */
   history: ChatMessage[];
   tools: ToolDefinition<any>[];
@@ -50,19 +52,24 @@ export interface ExecutableRun {
   children: { runs: number; usage: TokenUsage; cost: number };
 }
 
-/** The agent's model from the catalogue and a configured provider for it; 400/503 otherwise. */
-export function resolveModel(deps: Pick<RunDeps, "models" | "providers">, agent: AgentsTable): { model: ModelInfo; provider: ModelProvider } {
-  const model = deps.models.get(agent.model);
+/** The agent's model from the catalogue (or served by a configured provider) and its provider; 400/503 otherwise. */
+export async function resolveModel(deps: Pick<RunDeps, "models" | "providers">, agent: AgentsTable): Promise<{ model: ModelInfo; provider: ModelProvider }> {
+  const model = await deps.models.resolve(agent.model);
   if (!model) throw errors.invalid(`The agent's model "${agent.model}" is not in this deployment's model catalogue.`, "model");
   const provider = deps.providers[model.provider];
-  if (!model.available || !provider) {
-    throw new ApiError(
-      "provider_error",
-      `The agent's model "${model.id}" is not available: its provider (${model.provider}) is not configured on this deployment.`,
-      { status: 503 },
-    );
-  }
+  if (!model.available || !provider) throw unavailableModel(deps, model);
   return { model, provider };
+}
+
+/** The 503 for a model whose provider is not set up here; names the variables that would set it up. */
+function unavailableModel(deps: Pick<RunDeps, "models">, model: ModelInfo): ApiError {
+  const fix =
+    model.provider === "anthropic"
+      ? "Set ANTHROPIC_API_KEY, or choose a model of a configured provider (GET /v1/models lists them with `available`)."
+      : model.local
+        ? `Its server (OPENAI_BASE_URL ${deps.models.localServer}) no longer lists it: load it there again, or choose another model.`
+        : "Set OPENAI_BASE_URL to an OpenAI-compatible server (Ollama: http://localhost:11434/v1) or OPENAI_API_KEY for OpenAI, or choose a model of a configured provider.";
+  return new ApiError("provider_error", `The agent's model "${model.id}" is not available on this deployment. ${fix}`, { status: 503 });
 }
 
 /** The org's plan as of now; 404 when the org is gone. */
@@ -72,19 +79,23 @@ export async function planOf(deps: Pick<RunDeps, "db" | "plans">, orgId: string)
   return effectivePlan(org, deps.plans, Date.now());
 }
 
-/** The conversation a run continues (404 when it is not this agent's), or a new one titled after the message. */
-export async function ensureConversation(
+/**
+ * The conversation a run continues (404 when it is not this agent's), or the id of a new one, not
+ * yet written (`isNew`): a run refused before it starts leaves nothing behind.
+ */
+export async function conversationOf(
   deps: Pick<RunDeps, "db">,
   orgId: string,
   agentId: string,
   conversationId: string | undefined,
-  message: string,
-): Promise<string> {
-  if (conversationId) {
-    if (!(await findConversation(deps.db.kysely, orgId, agentId, conversationId))) throw errors.notFound("Conversation", "conversationId");
-    return conversationId;
-  }
-  const id = newId("conv");
+): Promise<{ id: string; isNew: boolean }> {
+  if (!conversationId) return { id: newId("conv"), isNew: true };
+  if (!(await findConversation(deps.db.kysely, orgId, agentId, conversationId))) throw errors.notFound("Conversation", "conversationId");
+  return { id: conversationId, isNew: false };
+}
+
+/** Writes a new conversation, titled after the run's message. */
+export async function insertNewConversation(deps: Pick<RunDeps, "db">, orgId: string, agentId: string, id: string, message: string): Promise<void> {
   const now = Date.now();
   await insertConversation(deps.db.kysely, {
     id,
@@ -94,7 +105,13 @@ export async function ensureConversation(
     created_at: now,
     updated_at: now,
   });
-  return id;
+}
+
+/** Refuses (402) a run whose first model call cannot fit what the org's plan has left. */
+export async function assertFirstCallFits(deps: Pick<RunDeps, "quota">, run: ExecutableRun): Promise<void> {
+  if (run.start.kind !== "new") return;
+  const specs = run.tools.map((t) => ({ name: t.name, description: t.description, inputSchema: toJsonSchema(t.input) }));
+  await deps.quota.assertCallFits(run.access.orgId, estimateFirstCallTokens(run.system, run.history, run.start.userMessage, run.start.userContext, specs));
 }
 
 /** Takes the concurrency slots of a run (per key or user, and per org); null when one is full. */
@@ -114,6 +131,8 @@ export interface ContextOptions {
   plan: Plan;
   /** Binds the `subagent` tool to this run (absent for a subagent's own run: depth is one). */
   bindSubagent?: (self: () => ExecutableRun) => ToolDefinition<any>;
+  /** The run's conversation is not written yet: it has no messages to load. */
+  newConversation?: boolean;
 }
 
 /**
@@ -122,7 +141,7 @@ export interface ContextOptions {
  */
 export async function buildRunContext(deps: RunDeps, options: ContextOptions): Promise<ExecutableRun> {
   const { row, access, agent, plan } = options;
-  const { model, provider } = resolveModel(deps, agent);
+  const { model, provider } = await resolveModel(deps, agent);
   const enabled = JSON.parse(agent.enabled_tools) as string[];
   let self: ExecutableRun | undefined;
   const tools = await toolsOfRun(deps, enabled, plan.toolTier, access.orgId, options.bindSubagent ? () => self as ExecutableRun : null, options.bindSubagent);
@@ -131,18 +150,23 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
     listAgentSkills(deps.db.kysely, access.orgId, agent.id),
     memory.notes(),
     memory.matchingHistory(row.input, 5),
-    loadMessages(deps.db.kysely, access.orgId, row.conversation_id),
+    options.newConversation ? [] : loadMessages(deps.db.kysely, access.orgId, row.conversation_id),
   ]);
   const memoryTools = tools.some((t) => t.name === "memory_read" || t.name === "memory_write");
-  const system = composeSystemPrompt(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
+  const { system, userContext } = composeContext(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
 
   const firstOwn = stored.findIndex((m) => m.runId === row.id);
   const earlier = (firstOwn === -1 ? stored : stored.slice(0, firstOwn)).filter((m) => m.runId !== row.id).map((m) => m.message);
   const own = stored.filter((m) => m.runId === row.id).map((m) => m.message);
   const budget =
-    model.contextWindow - Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) - estimateTokens(system) - estimateTokens(JSON.stringify(own) || row.input) - 2_000;
+    model.contextWindow -
+    Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) -
+    estimateTokens(promptText(system)) -
+    estimateTokens(own.length ? JSON.stringify(own) : row.input) -
+    2_000;
   const history = fitHistory(earlier, Math.max(0, budget));
-  const start: RunStart = own.length === 0 ? { kind: "new", userMessage: row.input } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
+  const start: RunStart =
+    own.length === 0 ? { kind: "new", userMessage: row.input, userContext } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
 
   self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 } };
   return self;

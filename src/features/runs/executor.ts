@@ -159,7 +159,7 @@ export class RunExecutor {
           toolOutputChars: this.deps.config.limits.toolOutputChars,
           signal: controller.signal,
           quota: {
-            reserve: (tokens) => this.deps.quota.reserve(orgId, tokens),
+            reserveCall: (input, maxOutput) => this.deps.quota.reserveCall(orgId, input, maxOutput),
             settle: (reserved, actual) => this.deps.quota.settle(orgId, reserved, actual),
           },
           emit,

@@ -28,7 +28,9 @@ import {
   type RunDeps,
   acquireRunSlots,
   buildRunContext,
-  ensureConversation,
+  assertFirstCallFits,
+  conversationOf,
+  insertNewConversation,
   planOf,
   resolveModel,
 } from "./context";
@@ -107,16 +109,26 @@ export class RunsService {
   async startForeground(request: StartRequest): Promise<PendingRun> {
     const { access, agent } = request;
     requirePermission(access, "chat");
-    resolveModel(this.deps, agent);
+    await resolveModel(this.deps, agent);
     const plan = await planOf(this.deps, access.orgId);
     await this.deps.quota.assertCanStart(access.orgId);
-    const conversationId = await ensureConversation(this.deps, access.orgId, agent.id, request.conversationId, request.message);
+    const conversation = await conversationOf(this.deps, access.orgId, agent.id, request.conversationId);
     const release = await acquireRunSlots(this.deps, access, plan);
     if (!release) throw errors.rateLimited(1, "Too many concurrent runs for this key or organization; retry when one finishes.");
     try {
-      const row = this.newRow(request, conversationId, "running");
+      const row = this.newRow(request, conversation.id, "running");
+      const run = await buildRunContext(this.deps, {
+        row,
+        access,
+        agent,
+        plan,
+        newConversation: conversation.isNew,
+        bindSubagent: (self) => this.subagentTool(self),
+      });
+      // Before anything is written: a run whose first call cannot fit the plan is a 402, not a stream that fails.
+      await assertFirstCallFits(this.deps, run);
+      if (conversation.isNew) await insertNewConversation(this.deps, access.orgId, agent.id, conversation.id, request.message);
       await insertRun(this.deps.db.kysely, row);
-      const run = await buildRunContext(this.deps, { row, access, agent, plan, bindSubagent: (self) => this.subagentTool(self) });
       return {
         row,
         execute: async (listener, signal) => {
@@ -138,7 +150,7 @@ export class RunsService {
   async startBackground(request: StartRequest): Promise<RunsTable> {
     const { access, agent } = request;
     requirePermission(access, "chat");
-    resolveModel(this.deps, agent);
+    await resolveModel(this.deps, agent);
     await planOf(this.deps, access.orgId);
     await this.deps.quota.assertCanStart(access.orgId);
     if ((await countQueuedRuns(this.deps.db.kysely, access.orgId)) >= this.settings.maxQueuedPerOrg) {
@@ -147,8 +159,10 @@ export class RunsService {
         `This organization already has ${this.settings.maxQueuedPerOrg} background runs waiting for a slot; retry when some have started.`,
       );
     }
-    const conversationId = await ensureConversation(this.deps, access.orgId, agent.id, request.conversationId, request.message);
-    const row = this.newRow(request, conversationId, "queued");
+    // Whether its first call fits the plan is known only once it starts (then it ends with quota_exceeded_error).
+    const conversation = await conversationOf(this.deps, access.orgId, agent.id, request.conversationId);
+    if (conversation.isNew) await insertNewConversation(this.deps, access.orgId, agent.id, conversation.id, request.message);
+    const row = this.newRow(request, conversation.id, "queued");
     await insertRun(this.deps.db.kysely, row);
     await this.tryStartQueued(row).catch((error) => this.deps.logger.warn("starting a background run failed; it stays queued", { runId: row.id, error }));
     return (await findRun(this.deps.db.kysely, access.orgId, row.id)) ?? row;
@@ -209,12 +223,13 @@ export class RunsService {
     }
     let child: ExecutableRun;
     try {
-      resolveModel(this.deps, agent);
       await this.deps.quota.assertCanStart(parent.access.orgId);
-      const conversationId = await ensureConversation(this.deps, parent.access.orgId, agent.id, undefined, input.task);
-      const row = this.newRow({ access: parent.access, agent, message: input.task }, conversationId, "running", parent.row);
+      const conversation = await conversationOf(this.deps, parent.access.orgId, agent.id, undefined);
+      const row = this.newRow({ access: parent.access, agent, message: input.task }, conversation.id, "running", parent.row);
+      child = await buildRunContext(this.deps, { row, access: parent.access, agent, plan: parent.plan, newConversation: true });
+      await assertFirstCallFits(this.deps, child);
+      await insertNewConversation(this.deps, parent.access.orgId, agent.id, conversation.id, input.task);
       await insertRun(this.deps.db.kysely, row);
-      child = await buildRunContext(this.deps, { row, access: parent.access, agent, plan: parent.plan });
     } catch (error) {
       return { content: `The subagent could not start: ${(error as Error).message}`, isError: true };
     }

@@ -14,7 +14,7 @@ async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> 
 
 const request = (overrides: Partial<ModelRequest> = {}): ModelRequest => ({
   model: "claude-sonnet-4-20250514",
-  system: "You are terse.",
+  system: [{ text: "You are terse.", cache: true }],
   messages: [{ role: "user", content: "Say hello to the world!!" }],
   tools: [],
   maxTokens: 1024,
@@ -142,7 +142,7 @@ describe("anthropic provider: streaming", () => {
 });
 
 describe("anthropic provider: request mapping", () => {
-  it("sends cached system and last tool, merged tool results with is_error, and no sampling parameters", async () => {
+  it("sends the system blocks with their breakpoints, the conversation's breakpoints, merged tool results with is_error, and no sampling parameters", async () => {
     fake.enqueue({ text: "done" });
     const parts = await collect(
       provider.stream(
@@ -170,8 +170,9 @@ describe("anthropic provider: request mapping", () => {
                 { toolCallId: "toolu_b", name: "read_url", content: "invalid input", isError: true },
               ],
             },
-            { role: "user", content: "And hurry." },
+            { role: "user", content: "And hurry.", context: "<memory_history>\nearlier\n</memory_history>" },
           ],
+          cacheBreakpoints: [1, 3],
         }),
       ),
     );
@@ -183,14 +184,10 @@ describe("anthropic provider: request mapping", () => {
     expect(body.max_tokens).toBe(321);
     expect(body.temperature).toBeUndefined();
     expect(body.system).toEqual([{ type: "text", text: "You are terse.", cache_control: { type: "ephemeral" } }]);
+    // The system prompt's breakpoint covers the tools, which come first in the cached prefix.
     expect(body.tools).toEqual([
       { name: "web_search", description: "Search the web", input_schema: { type: "object", properties: { q: { type: "string" } } } },
-      {
-        name: "read_url",
-        description: "Read a page",
-        input_schema: { type: "object", properties: { url: { type: "string" } } },
-        cache_control: { type: "ephemeral" },
-      },
+      { name: "read_url", description: "Read a page", input_schema: { type: "object", properties: { url: { type: "string" } } } },
     ]);
     expect(body.messages).toEqual([
       { role: "user", content: [{ type: "text", text: "Find two things" }] },
@@ -199,7 +196,7 @@ describe("anthropic provider: request mapping", () => {
         content: [
           { type: "text", text: "Looking." },
           { type: "tool_use", id: "toolu_a", name: "web_search", input: { q: "one" } },
-          { type: "tool_use", id: "toolu_b", name: "read_url", input: {} },
+          { type: "tool_use", id: "toolu_b", name: "read_url", input: {}, cache_control: { type: "ephemeral" } },
         ],
       },
       {
@@ -207,15 +204,69 @@ describe("anthropic provider: request mapping", () => {
         content: [
           { type: "tool_result", tool_use_id: "toolu_a", content: "result one", is_error: false },
           { type: "tool_result", tool_use_id: "toolu_b", content: "invalid input", is_error: true },
-          { type: "text", text: "And hurry." },
+          { type: "text", text: "<memory_history>\nearlier\n</memory_history>" },
+          { type: "text", text: "And hurry.", cache_control: { type: "ephemeral" } },
         ],
       },
     ]);
   });
 
+  it("keeps the model's thinking and sends it back with its turn, but never to another model", async () => {
+    fake.enqueue({ thinking: "Need the weather first.", toolCalls: [{ id: "toolu_t", name: "web_search", input: { q: "weather" } }] });
+    const parts = await collect(provider.stream(request({ model: "claude-sonnet-5-5" })));
+    const reasoning = parts.find((p) => p.type === "reasoning");
+    expect(reasoning).toEqual({
+      type: "reasoning",
+      block: { type: "reasoning", model: "claude-sonnet-5-5", text: "Need the weather first.", signature: "sig:Need the weather first." },
+    });
+    const block = (reasoning as Extract<StreamPart, { type: "reasoning" }>).block;
+    const turn = (model: string): ModelRequest =>
+      request({
+        model,
+        messages: [
+          { role: "user", content: "weather?" },
+          { role: "assistant", content: [block, { type: "tool_call", id: "toolu_t", name: "web_search", input: { q: "weather" } }] },
+          { role: "tool", results: [{ toolCallId: "toolu_t", name: "web_search", content: "sunny", isError: false }] },
+        ],
+      });
+    fake.enqueue({ text: "Sunny." }, { text: "Sunny." });
+    await collect(provider.stream(turn("claude-sonnet-5-5")));
+    expect(fake.requests[1].body.messages[1].content[0]).toEqual({ type: "thinking", thinking: "Need the weather first.", signature: "sig:Need the weather first." });
+    await collect(provider.stream(turn("claude-opus-5-5")));
+    expect(fake.requests[2].body.messages[1].content.map((b: { type: string }) => b.type)).toEqual(["tool_use"]);
+  });
+
+  it("never sends more than four breakpoints: the conversation's first, then the most stable system blocks", async () => {
+    fake.enqueue({ text: "ok" });
+    await collect(
+      provider.stream(
+        request({
+          system: [
+            { text: "one", cache: true },
+            { text: "two", cache: true },
+            { text: "three", cache: true },
+            { text: "volatile" },
+          ],
+          messages: [
+            { role: "user", content: "q1" },
+            { role: "assistant", content: [{ type: "text", text: "a1" }] },
+            { role: "user", content: "q2" },
+          ],
+          cacheBreakpoints: [0, 2],
+        }),
+      ),
+    );
+    const body = fake.requests[0].body;
+    const marked = JSON.stringify(body).match(/cache_control/g) ?? [];
+    expect(marked).toHaveLength(4);
+    expect(body.system.map((b: { cache_control?: unknown }) => Boolean(b.cache_control))).toEqual([true, true, false, false]);
+    expect(body.messages[0].content[0].cache_control).toEqual({ type: "ephemeral" });
+    expect(body.messages[2].content[0].cache_control).toEqual({ type: "ephemeral" });
+  });
+
   it("omits an empty system prompt and the tool list when there are no tools", async () => {
     fake.enqueue({ text: "ok" });
-    await collect(provider.stream(request({ system: "" })));
+    await collect(provider.stream(request({ system: [] })));
     expect(fake.requests[0].body.system).toBeUndefined();
     expect(fake.requests[0].body.tools).toBeUndefined();
   });

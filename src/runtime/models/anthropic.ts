@@ -11,6 +11,7 @@ import {
   type ModelRequest,
   ProviderError,
   type ProviderErrorKind,
+  type ServedModel,
   type StreamPart,
   type TokenUsage,
   emptyUsage,
@@ -40,24 +41,61 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
   return {
     id: "anthropic",
     stream: (request) => streamAnthropic(client, request, timeoutMs),
+    async listModels(signal) {
+      const out: ServedModel[] = [];
+      try {
+        for await (const model of client.models.list({ limit: 1000 }, { signal })) out.push(servedModel(model));
+      } catch (error) {
+        throw toProviderError(error);
+      }
+      return out;
+    },
+    async retrieveModel(id, signal) {
+      try {
+        return servedModel(await client.models.retrieve(id, {}, { signal }));
+      } catch (error) {
+        if (error instanceof Anthropic.NotFoundError) return null;
+        throw toProviderError(error);
+      }
+    },
   };
 }
 
-/** Builds the Messages API body: cached system prompt and tool list, merged user turns, no sampling parameters. */
+function servedModel(model: Anthropic.ModelInfo): ServedModel {
+  return {
+    id: model.id,
+    name: model.display_name || undefined,
+    contextWindow: model.max_input_tokens ?? undefined,
+    maxOutputTokens: model.max_tokens ?? undefined,
+  };
+}
+
+/** Anthropic accepts at most four cache breakpoints per request (a 400 beyond). */
+export const MAX_CACHE_BREAKPOINTS = 4;
+
+/**
+ * Builds the Messages API body: the system prompt as blocks with cache breakpoints where
+ * `request.system` marks them, breakpoints on the messages `request.cacheBreakpoints` names
+ * (together at most four: the conversation's are kept first, they save the most), merged user
+ * turns, no sampling parameters. Tools need no breakpoint of their own: they come first in the
+ * cached prefix, so the system prompt's first breakpoint covers them.
+ */
 export function toAnthropicParams(request: ModelRequest): Anthropic.MessageCreateParamsStreaming {
+  const messageBreakpoints = (request.cacheBreakpoints ?? []).slice(-MAX_CACHE_BREAKPOINTS);
+  const systemBudget = MAX_CACHE_BREAKPOINTS - messageBreakpoints.length;
   const params: Anthropic.MessageCreateParamsStreaming = {
     model: request.model,
     max_tokens: request.maxTokens,
-    messages: toAnthropicMessages(request.messages),
+    messages: toAnthropicMessages(request.messages, new Set(messageBreakpoints), request.model),
     stream: true,
   };
-  if (request.system) params.system = [{ type: "text", text: request.system, cache_control: CACHE }];
+  const system = toSystemBlocks(request, systemBudget);
+  if (system.length) params.system = system;
   if (request.tools.length > 0) {
-    params.tools = request.tools.map((tool, i) => ({
+    params.tools = request.tools.map((tool) => ({
       name: tool.name,
       description: tool.description,
       input_schema: tool.inputSchema as Anthropic.Tool.InputSchema,
-      ...(i === request.tools.length - 1 ? { cache_control: CACHE } : {}),
     }));
   }
   // `request.temperature` is deliberately not sent: the API version this SDK speaks (2026-10-21)
@@ -65,13 +103,26 @@ export function toAnthropicParams(request: ModelRequest): Anthropic.MessageCreat
   return params;
 }
 
+/** The system blocks; of those marked for caching, the first `budget` get a breakpoint (the most stable ones). */
+function toSystemBlocks(request: ModelRequest, budget: number): Anthropic.TextBlockParam[] {
+  let left = budget;
+  return request.system
+    .filter((block) => block.text)
+    .map((block) => {
+      if (!block.cache || left <= 0) return { type: "text" as const, text: block.text };
+      left--;
+      return { type: "text" as const, text: block.text, cache_control: CACHE };
+    });
+}
+
 type Turn = { role: "user" | "assistant"; content: Anthropic.ContentBlockParam[] };
 
 /**
  * Maps our history to Anthropic's alternating turns: tool results become user turns of
  * tool_result blocks, consecutive same-role turns merge, and tool_result blocks lead their turn.
+ * The last block of each message in `breakpoints` carries a cache breakpoint.
  */
-function toAnthropicMessages(messages: ChatMessage[]): Anthropic.MessageParam[] {
+function toAnthropicMessages(messages: ChatMessage[], breakpoints: ReadonlySet<number>, model: string): Anthropic.MessageParam[] {
   const turns: Turn[] = [];
   const push = (role: Turn["role"], blocks: Anthropic.ContentBlockParam[]) => {
     if (blocks.length === 0) return;
@@ -79,36 +130,52 @@ function toAnthropicMessages(messages: ChatMessage[]): Anthropic.MessageParam[] 
     if (last && last.role === role) last.content.push(...blocks);
     else turns.push({ role, content: blocks });
   };
-  for (const message of messages) {
-    if (message.role === "user") {
-      push("user", message.content ? [{ type: "text", text: message.content }] : []);
-    } else if (message.role === "assistant") {
-      const blocks: Anthropic.ContentBlockParam[] = [];
-      for (const block of message.content) {
-        if (block.type === "text") {
-          if (block.text) blocks.push({ type: "text", text: block.text });
-        } else {
-          blocks.push({ type: "tool_use", id: block.id, name: block.name, input: asObject(block.input) });
-        }
-      }
-      push("assistant", blocks);
-    } else {
-      push(
-        "user",
-        message.results.map((result) => ({
-          type: "tool_result" as const,
-          tool_use_id: result.toolCallId,
-          content: result.content,
-          is_error: result.isError,
-        })),
-      );
+  messages.forEach((message, index) => {
+    const blocks = blocksOf(message, model);
+    if (breakpoints.has(index) && blocks.length > 0) {
+      blocks[blocks.length - 1] = { ...blocks[blocks.length - 1], cache_control: CACHE } as Anthropic.ContentBlockParam;
     }
-  }
+    push(message.role === "assistant" ? "assistant" : "user", blocks);
+  });
   for (const turn of turns) {
     if (turn.role !== "user") continue;
     turn.content = [...turn.content.filter((b) => b.type === "tool_result"), ...turn.content.filter((b) => b.type !== "tool_result")];
   }
   return turns;
+}
+
+/** The content blocks of one of our messages; reasoning only when `model` wrote it (it is tied to its model). */
+function blocksOf(message: ChatMessage, model: string): Anthropic.ContentBlockParam[] {
+  if (message.role === "user") {
+    const blocks: Anthropic.ContentBlockParam[] = [];
+    if (message.context) blocks.push({ type: "text", text: message.context });
+    if (message.content) blocks.push({ type: "text", text: message.content });
+    return blocks;
+  }
+  if (message.role === "assistant") {
+    const blocks: Anthropic.ContentBlockParam[] = [];
+    for (const block of message.content) {
+      if (block.type === "reasoning") {
+        if (block.model !== model) continue;
+        blocks.push(
+          block.redacted !== undefined
+            ? { type: "redacted_thinking", data: block.redacted }
+            : { type: "thinking", thinking: block.text, signature: block.signature },
+        );
+      } else if (block.type === "text") {
+        if (block.text) blocks.push({ type: "text", text: block.text });
+      } else {
+        blocks.push({ type: "tool_use", id: block.id, name: block.name, input: asObject(block.input) });
+      }
+    }
+    return blocks;
+  }
+  return message.results.map((result) => ({
+    type: "tool_result" as const,
+    tool_use_id: result.toolCallId,
+    content: result.content,
+    is_error: result.isError,
+  }));
 }
 
 /** The API only accepts an object as tool_use input; a call whose input never parsed is sent as {}. */
@@ -134,6 +201,7 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
       return;
     }
     const tools = new Map<number, { id: string; name: string; json: string; initial: unknown }>();
+    const thinking = new Map<number, { text: string; signature: string; redacted?: string }>();
     let stopReason: string | null = null;
     let stopped = false;
     try {
@@ -157,6 +225,10 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             if (block.type === "tool_use") {
               tools.set(event.index, { id: block.id, name: block.name, json: "", initial: block.input });
               yield { type: "tool-call-start", id: block.id, name: block.name };
+            } else if (block.type === "thinking") {
+              thinking.set(event.index, { text: block.thinking ?? "", signature: block.signature ?? "" });
+            } else if (block.type === "redacted_thinking") {
+              thinking.set(event.index, { text: "", signature: "", redacted: block.data });
             }
             break;
           }
@@ -164,6 +236,12 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             const delta = event.delta;
             if (delta.type === "text_delta") {
               if (delta.text) yield { type: "text-delta", text: delta.text };
+            } else if (delta.type === "thinking_delta") {
+              const block = thinking.get(event.index);
+              if (block) block.text += delta.thinking;
+            } else if (delta.type === "signature_delta") {
+              const block = thinking.get(event.index);
+              if (block) block.signature += delta.signature;
             } else if (delta.type === "input_json_delta") {
               const tool = tools.get(event.index);
               if (tool && delta.partial_json) {
@@ -174,6 +252,11 @@ async function* streamAnthropic(client: Anthropic, request: ModelRequest, timeou
             break;
           }
           case "content_block_stop": {
+            const reasoning = thinking.get(event.index);
+            if (reasoning) {
+              thinking.delete(event.index);
+              yield { type: "reasoning", block: { type: "reasoning", model: request.model, ...reasoning } };
+            }
             const tool = tools.get(event.index);
             if (tool) {
               tools.delete(event.index);

@@ -12,7 +12,7 @@ async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> 
 
 const request = (overrides: Partial<ModelRequest> = {}): ModelRequest => ({
   model: "gpt-test",
-  system: "You are terse.",
+  system: [{ text: "You are terse.", cache: true }],
   messages: [{ role: "user", content: "Say hello to the world!!" }],
   tools: [],
   maxTokens: 1024,
@@ -172,6 +172,16 @@ describe("openai provider (index and id present)", () => {
     expect(parts).toHaveLength(1);
     expect(parts[0]).toMatchObject({ type: "error", error: { kind, status } });
     if (parts[0].type === "error") expect(parts[0].error.retryAfterMs).toBe(retryAfterMs);
+  });
+
+  it("adds the request fields the catalogue gives a model (GPT-6 needs reasoning_effort none for tools), and sends the matched memory before the message", async () => {
+    const gpt6 = createOpenAIProvider({ baseURL: fake.url, paramsFor: (model) => (model === "gpt-6-sol" ? { reasoning_effort: "none" } : undefined) });
+    fake.enqueue({ text: "ok" }, { text: "ok" });
+    await collect(gpt6.stream(request({ model: "gpt-6-sol", messages: [{ role: "user", content: "hi", context: "<memory_history>\nx\n</memory_history>" }] })));
+    expect(fake.requests[0].body.reasoning_effort).toBe("none");
+    expect(fake.requests[0].body.messages.at(-1)).toEqual({ role: "user", content: "<memory_history>\nx\n</memory_history>\n\nhi" });
+    await collect(gpt6.stream(request({ model: "llama3.2" })));
+    expect(fake.requests[1].body.reasoning_effort).toBeUndefined();
   });
 
   it("maps an error chunk inside the stream", async () => {

@@ -12,6 +12,7 @@ import {
   type ModelProvider,
   type ModelRequest,
   ProviderError,
+  type ServedModel,
   type StreamPart,
   type TokenUsage,
   emptyUsage,
@@ -30,6 +31,11 @@ export interface OpenAIProviderOptions {
    * (no baseURL), `max_tokens` for any other server.
    */
   maxTokensField?: "max_tokens" | "max_completion_tokens";
+  /**
+   * Extra body fields a model needs (the catalogue's `requestParams`, e.g. GPT-6's
+   * `reasoning_effort: "none"`, without which Chat Completions refuses function calling).
+   */
+  paramsFor?: (providerModel: string) => Record<string, unknown> | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -51,8 +57,45 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Model
   });
   return {
     id: "openai",
-    stream: (request) => streamOpenAI(client, request, timeoutMs, maxTokensField),
+    stream: (request) => streamOpenAI(client, request, timeoutMs, maxTokensField, options.paramsFor?.(request.model)),
+    async listModels(signal) {
+      const out: ServedModel[] = [];
+      try {
+        for await (const model of client.models.list({ signal })) out.push(servedModel(model));
+      } catch (error) {
+        throw toProviderError(error);
+      }
+      return out;
+    },
+    async retrieveModel(id, signal) {
+      try {
+        return servedModel(await client.models.retrieve(id, { signal }));
+      } catch (error) {
+        if (error instanceof OpenAI.NotFoundError) return null;
+        throw toProviderError(error);
+      }
+    },
   };
+}
+
+const positive = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+
+/**
+ * A listed model with whatever limits the server reports beyond OpenAI's bare `{id, owned_by}`:
+ * vLLM's `max_model_len`, llama.cpp's `meta.n_ctx_train`, `context_length` of LM Studio and
+ * OpenRouter-style servers.
+ */
+function servedModel(model: OpenAI.Model): ServedModel {
+  const extra = model as unknown as Record<string, any>;
+  const contextWindow =
+    positive(extra.max_model_len) ??
+    positive(extra.context_length) ??
+    positive(extra.context_window) ??
+    positive(extra.meta?.n_ctx) ??
+    positive(extra.meta?.n_ctx_train);
+  const maxOutputTokens = positive(extra.max_output_tokens) ?? positive(extra.top_provider?.max_completion_tokens);
+  return { id: model.id, contextWindow, maxOutputTokens };
 }
 
 /** Builds the Chat Completions body: system message first, tools as functions, usage requested. */
@@ -62,7 +105,7 @@ export function toOpenAIParams(
 ): OpenAI.ChatCompletionCreateParamsStreaming {
   const params: OpenAI.ChatCompletionCreateParamsStreaming = {
     model: request.model,
-    messages: toOpenAIMessages(request.system, request.messages),
+    messages: toOpenAIMessages(request.system.map((b) => b.text).filter(Boolean).join("\n\n"), request.messages),
     stream: true,
     stream_options: { include_usage: true },
     [maxTokensField]: request.maxTokens,
@@ -82,7 +125,8 @@ function toOpenAIMessages(system: string, messages: ChatMessage[]): OpenAI.ChatC
   if (system) out.push({ role: "system", content: system });
   for (const message of messages) {
     if (message.role === "user") {
-      out.push({ role: "user", content: message.content });
+      // Automatic prefix caching sees one string: the context comes first, as it does for Anthropic.
+      out.push({ role: "user", content: message.context ? `${message.context}\n\n${message.content}` : message.content });
     } else if (message.role === "assistant") {
       const text = message.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
       const calls = message.content.flatMap((b) => (b.type === "tool_call" ? [b] : []));
@@ -235,13 +279,19 @@ const FINISH_REASONS: Record<string, FinishReason> = {
   content_filter: "refusal",
 };
 
+/**
+ * `prompt_tokens` includes cached reads and, on models that bill them (GPT-5.6 and later),
+ * cache writes (`cache_write_tokens`); ours are separate counts.
+ */
 function toUsage(usage: OpenAI.CompletionUsage): TokenUsage {
-  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  const details = (usage.prompt_tokens_details ?? {}) as { cached_tokens?: number; cache_write_tokens?: number };
+  const cached = details.cached_tokens ?? 0;
+  const written = details.cache_write_tokens ?? 0;
   return {
-    inputTokens: Math.max(0, (usage.prompt_tokens ?? 0) - cached),
+    inputTokens: Math.max(0, (usage.prompt_tokens ?? 0) - cached - written),
     outputTokens: usage.completion_tokens ?? 0,
     cacheReadTokens: cached,
-    cacheWriteTokens: 0,
+    cacheWriteTokens: written,
   };
 }
 
@@ -250,6 +300,7 @@ async function* streamOpenAI(
   request: ModelRequest,
   timeoutMs: number,
   maxTokensField: "max_tokens" | "max_completion_tokens",
+  extraParams: Record<string, unknown> | undefined,
 ): AsyncIterable<StreamPart> {
   const guard = new CallGuard(request.signal, timeoutMs);
   let usage: TokenUsage = emptyUsage();
@@ -262,7 +313,8 @@ async function* streamOpenAI(
     let finishReason: string | undefined;
     let sawToolCalls = false;
     try {
-      const stream = await client.chat.completions.create(toOpenAIParams(request, maxTokensField), { signal: guard.controller.signal });
+      const params = { ...toOpenAIParams(request, maxTokensField), ...extraParams } as OpenAI.ChatCompletionCreateParamsStreaming;
+      const stream = await client.chat.completions.create(params, { signal: guard.controller.signal });
       guard.touch();
       for await (const chunk of stream) {
         guard.touch();

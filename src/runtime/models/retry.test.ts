@@ -15,7 +15,7 @@ async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> 
 
 const request = (overrides: Partial<ModelRequest> = {}): ModelRequest => ({
   model: "claude-sonnet-4-20250514",
-  system: "sys",
+  system: [{ text: "sys" }],
   messages: [{ role: "user", content: "12345678" }],
   tools: [],
   maxTokens: 100,
@@ -79,7 +79,7 @@ describe("streamWithRetry", () => {
     fake.enqueue({ status: 529 }, { status: 529 });
     const parts = await collect(streamWithRetry(provider, request(), { sleep, maxAttempts: 2 }));
     expect(parts).toHaveLength(1);
-    expect(parts[0]).toMatchObject({ type: "error", error: { kind: "overloaded", status: 529 } });
+    expect(parts[0]).toMatchObject({ type: "error", error: { kind: "overloaded", status: 529, attempts: 2, afterOutput: false } });
     expect(delays).toHaveLength(1);
     expect(fake.requests).toHaveLength(2);
   });
@@ -98,7 +98,7 @@ describe("streamWithRetry", () => {
     fake.enqueue({ text: "half an answer", textChunks: 3, errorAfterEvents: 5 });
     const parts = await collect(streamWithRetry(provider, request(), { sleep }));
     expect(parts.map((p) => p.type)).toEqual(["text-delta", "text-delta", "error"]);
-    expect(last(parts)).toMatchObject({ error: { kind: "overloaded" } });
+    expect(last(parts)).toMatchObject({ error: { kind: "overloaded", attempts: 1, afterOutput: true } });
     expect(delays).toEqual([]);
     expect(fake.requests).toHaveLength(1);
   });

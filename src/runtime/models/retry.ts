@@ -110,6 +110,11 @@ export async function* streamWithRetry(
         billed = addUsage(billed, part.usage);
         break;
       }
+      if (part.type === "error") {
+        // The message shown to the user says what really happened: how often, and whether output had begun.
+        part.error.attempts = attempt;
+        part.error.afterOutput = yielded;
+      }
       yielded = true;
       yield part.type === "finish" || part.type === "error" ? { ...part, usage: addUsage(part.usage, billed) } : part;
     }

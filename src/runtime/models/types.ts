@@ -38,20 +38,47 @@ export interface ToolResultBlock {
   isError: boolean;
 }
 
-export type AssistantBlock = { type: "text"; text: string } | ({ type: "tool_call" } & ToolCall);
+/**
+ * The model's reasoning, kept so it can be sent back with the rest of its turn (Claude 5.5 models
+ * think between tool calls and want those blocks back unchanged). Tied to the model that wrote
+ * it: `model` is its provider model id, and a provider drops reasoning of another model.
+ * `redacted` holds an encrypted block instead of text.
+ */
+export type ReasoningBlock = { type: "reasoning"; model: string; text: string; signature: string; redacted?: string };
+
+export type AssistantBlock = { type: "text"; text: string } | ({ type: "tool_call" } & ToolCall) | ReasoningBlock;
 
 export type ChatMessage =
-  | { role: "user"; content: string }
+  /**
+   * `context` is what the gateway adds for the model alone (memory entries matched to this
+   * message): sent before `content`, stored with it so later requests repeat the exact same prefix.
+   */
+  | { role: "user"; content: string; context?: string }
   | { role: "assistant"; content: AssistantBlock[] }
   /** Results of the tool calls of the preceding assistant message, in the same order. */
   | { role: "tool"; results: ToolResultBlock[] };
 
+/**
+ * One part of the system prompt. A request's parts go from the most stable (the agent's prompt
+ * and skills) to the least, so that a change late in the prompt leaves the earlier parts cached.
+ */
+export interface PromptBlock {
+  text: string;
+  /** This block ends a prefix worth caching (providers with explicit caching place a breakpoint here). */
+  cache?: boolean;
+}
+
 export interface ModelRequest {
   /** The provider's own model id (the catalogue maps our id to it). */
   model: string;
-  system: string;
+  system: PromptBlock[];
   messages: ChatMessage[];
   tools: ToolSpec[];
+  /**
+   * Indexes into `messages` whose end is a cache breakpoint (see runtime/context's
+   * `conversationBreakpoints`). Providers without explicit caching ignore them.
+   */
+  cacheBreakpoints?: number[];
   temperature?: number;
   maxTokens: number;
   signal?: AbortSignal;
@@ -66,6 +93,11 @@ export type FinishReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequen
 export type ProviderErrorKind = "overloaded" | "rate_limited" | "server" | "network" | "bad_request" | "auth" | "other";
 
 export class ProviderError extends Error {
+  /** Calls made before giving up (set by the retry loop; 1 when it was not retried). */
+  attempts = 1;
+  /** The failure came after part of the answer had reached the caller, so retrying would have repeated it. */
+  afterOutput = false;
+
   constructor(
     readonly kind: ProviderErrorKind,
     message: string,
@@ -91,6 +123,8 @@ export class ProviderError extends Error {
 
 export type StreamPart =
   | { type: "text-delta"; text: string }
+  /** A complete reasoning block, to be stored with the assistant's turn (never shown as its answer). */
+  | { type: "reasoning"; block: ReasoningBlock }
   | { type: "tool-call-start"; id: string; name: string }
   | { type: "tool-input-delta"; id: string; delta: string }
   | ({ type: "tool-call" } & ToolCall)
@@ -106,4 +140,16 @@ export type StreamPart =
 export interface ModelProvider {
   readonly id: string;
   stream(request: ModelRequest): AsyncIterable<StreamPart>;
+  /** The models the provider serves right now (its `/v1/models`); throws ProviderError when it cannot say. */
+  listModels?(signal?: AbortSignal): Promise<ServedModel[]>;
+  /** One model the provider serves, or null when it does not serve that id. */
+  retrieveModel?(id: string, signal?: AbortSignal): Promise<ServedModel | null>;
+}
+
+/** A model as a provider lists it: its id and, when the server says, its limits. */
+export interface ServedModel {
+  id: string;
+  name?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
 }
