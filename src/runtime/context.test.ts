@@ -18,6 +18,18 @@ describe("run context", () => {
     expect(composeSystemPrompt("P", [], [], { memoryTools: false })).not.toContain("memory_notes");
   });
 
+  it("adds the caller's instructions after the agent's prompt and memory, before the tool-output rule", () => {
+    const prompt = composeSystemPrompt("Agent prompt.", [{ id: "n1", content: "a note", createdAt: 0 }], [], {
+      memoryTools: false,
+      instructions: "  Answer in French.  ",
+    });
+    const at = (text: string) => prompt.indexOf(text);
+    expect(at("Agent prompt.")).toBe(0);
+    expect(at("</memory_notes>")).toBeLessThan(at("Answer in French."));
+    expect(at("Answer in French.")).toBeLessThan(at("<tool_output>"));
+    expect(composeSystemPrompt("P", [], [], { memoryTools: false, instructions: " " })).toBe(composeSystemPrompt("P", [], [], { memoryTools: false }));
+  });
+
   it("trims history oldest turn first and never separates a tool call from its result", () => {
     const turn = (n: number): ChatMessage[] => [
       { role: "user", content: `question ${n} ${"x".repeat(400)}` },

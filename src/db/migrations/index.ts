@@ -6,6 +6,7 @@ import * as m0004 from "./0004_billing";
 import * as m0005 from "./0005_domains";
 import * as m0006mc from "./0006_mcp_channels";
 import * as m0008 from "./0008_durable_runs";
+import * as m0011 from "./0011_compatible_surfaces";
 
 type Dialect = "sqlite" | "postgres";
 
@@ -21,6 +22,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0005_domains": m0005,
   "0006_mcp_channels": m0006mc,
   "0008_durable_runs": { up: (db) => m0008.up(db, dialect), down: m0008.down },
+  "0011_compatible_surfaces": m0011,
 });
 
 /**

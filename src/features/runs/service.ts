@@ -17,6 +17,7 @@ import { newId } from "../../lib/ids";
 import type { SequencedEvent } from "../../runtime/events";
 import type { RunResult } from "../../runtime/loop";
 import { addUsage } from "../../runtime/models/retry";
+import type { ChatMessage } from "../../runtime/models/types";
 import { createSubagentTool, type SubagentInput } from "../../runtime/tools/subagent";
 import type { ToolContext, ToolOutput } from "../../runtime/tools/types";
 import { findAgent } from "../agents/repository";
@@ -69,6 +70,10 @@ export interface StartRequest {
   conversationId?: string;
   background?: boolean;
   scheduleId?: string;
+  /** The caller's system instructions for this run, added after the agent's prompt, skills and memory. */
+  instructions?: string;
+  /** Turns the caller supplies before `message` (after the conversation's own history). */
+  prelude?: ChatMessage[];
 }
 
 /** A foreground run whose checks passed and whose row exists; `execute` runs it here. */
@@ -172,6 +177,8 @@ export class RunsService {
       status,
       background: request.background ? 1 : 0,
       input: request.message,
+      instructions: request.instructions?.trim() ? request.instructions : null,
+      prelude: request.prelude?.length ? JSON.stringify(request.prelude) : null,
       stop_reason: null,
       error: null,
       input_tokens: 0,
