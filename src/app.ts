@@ -17,6 +17,8 @@ import { runRoutes } from "./features/runs/routes";
 import { conversationRoutes } from "./features/conversations/routes";
 import { fileRoutes } from "./features/files/routes";
 import { memoryRoutes } from "./features/memory/routes";
+import { isOpenAiPath, openAiErrorEnvelope } from "./features/openai/errors";
+import { openAiRoutes } from "./features/openai/routes";
 import { orgRoutes } from "./features/orgs/routes";
 import { skillRoutes } from "./features/skills/routes";
 import { usageRoutes } from "./features/usage/routes";
@@ -40,7 +42,10 @@ const nonJsonBodies = (path: string, mediaType: string) =>
 /** PostgreSQL refuses NUL in text (SQLite stores it): that is the client's input, not our failure. */
 const isUntextableInput = (error: unknown) => ["22021", "22P05"].includes((error as { code?: string })?.code ?? "");
 
-/** Converts any thrown value into the error envelope; the one place errors become responses. */
+/**
+ * Converts any thrown value into the error envelope (OpenAI's shape under /openai/v1); the one
+ * place errors become responses.
+ */
 export function handleError(error: unknown, c: Context<AppEnv>): Response {
   let apiError: ApiError;
   if (error instanceof ApiError) apiError = error;
@@ -64,7 +69,7 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     c.var.services?.logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
     apiError = new ApiError("api_error", "Something went wrong on our side. Quote the request id if you contact support.");
   }
-  const { status, body, headers } = errorEnvelope(apiError, c.var.requestId);
+  const { status, body, headers } = isOpenAiPath(c.req.path) ? openAiErrorEnvelope(apiError) : errorEnvelope(apiError, c.var.requestId);
   return c.json(body, status as 400, headers);
 }
 
@@ -107,6 +112,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());
   app.route("/", channelRoutes());
+  app.route("/", openAiRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",

@@ -1,0 +1,14 @@
+import { z } from "@hono/zod-openapi";
+
+export const ResponseIdParam = z.object({
+  response_id: z.string().min(1).max(100).openapi({ param: { name: "response_id", in: "path" }, example: "resp_4f9Kq2" }),
+});
+
+export const ResponseObjectSchema = z
+  .looseObject({
+    id: z.string(),
+    object: z.literal("response"),
+    status: z.enum(["queued", "in_progress", "completed", "incomplete", "failed", "cancelled"]),
+    output: z.array(z.looseObject({ type: z.string(), id: z.string() })),
+  })
+  .openapi("OpenAiResponse");
