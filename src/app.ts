@@ -5,6 +5,7 @@ import { isConnectionError } from "./db";
 import { agentRoutes } from "./features/agents/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { mcpServerRoutes } from "./features/mcp/routes";
+import { agentMcpRoutes } from "./features/mcp-server/routes";
 import { apiKeyRoutes } from "./features/api-keys/routes";
 import { authRoutes } from "./features/auth/routes";
 import { billingRoutes } from "./features/billing/routes";
@@ -113,6 +114,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", mcpServerRoutes());
   app.route("/", channelRoutes());
   app.route("/", openAiRoutes());
+  app.route("/", agentMcpRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",

@@ -606,6 +606,14 @@ export class RunsService {
     }
   }
 
+  /**
+   * The signals between gateways, for a surface that correlates its own requests with the runs
+   * they started (the MCP server relays a client's cancellation to the gateway running the call).
+   */
+  get bus(): RunBus {
+    return this.deps.bus;
+  }
+
   /** Followers of one run on this gateway. */
   followersOf(runId: string): number {
     return this.followers.get(runId) ?? 0;
