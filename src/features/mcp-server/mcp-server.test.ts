@@ -167,7 +167,7 @@ describe("MCP server at /mcp: the org's agents as tools", () => {
   });
 
   it("takes the API key alone: 401 without one (WWW-Authenticate) or with a cookie, 403 without chat scope or from another origin; GET is 405", async () => {
-    for (const headers of [{}, { cookie: a.cookie }, { authorization: "Bearer sk_live_notakey" }]) {
+    for (const headers of [{}, { cookie: a.cookie }, { authorization: "Bearer sk_live_notakey" }] as Record<string, string>[]) {
       const res = await post(headers);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
