@@ -184,7 +184,12 @@ describe("MCP server at /mcp: the org's agents as tools", () => {
     expect(get.headers.get("allow")).toBe("POST");
     const notJson = await fetch(`${server.url}/mcp`, { method: "POST", headers: { authorization: `Bearer ${chatA}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{" });
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    expect(((await notJson.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
+    const notRpc = await post({ authorization: `Bearer ${chatA}` }, { jsonrpc: "1.0", id: 1, method: "tools/list" });
+    expect(notRpc.status).toBe(400);
+    expect(((await notRpc.json()) as { error: { param: string } }).error.param).toBe("jsonrpc");
+    const noAccept = await post({ authorization: `Bearer ${chatA}`, accept: "application/json" });
+    expect(noAccept.status).toBe(406);
   });
 
   it("round trip: org B's agent calls org A's agent through mcp_call with A's key, and each org's run is its own", async () => {

@@ -13,8 +13,8 @@ import type { Context } from "hono";
 import { authenticate, resolveOrgAccess } from "../../http/auth";
 import type { AppEnv, Principal } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
-import { limitBody } from "../../http/middleware";
-import { ErrorSchema, createRouter } from "../../http/openapi";
+import { limitBody, requireJsonContentType } from "../../http/middleware";
+import { ErrorSchema, createRouter, validationError } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { agentsMcpServer } from "./server";
 
@@ -53,12 +53,44 @@ function checkOrigin(c: Context<AppEnv>): void {
   if (!allowed) throw errors.forbidden("Cross-origin MCP requests are refused (Origin does not match this server).");
 }
 
-/** A JSON-RPC error answer of the transport's own kind, for a body that is not JSON. */
-const parseError = () =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: Invalid JSON" }, id: null }), {
-    status: 400,
-    headers: { "content-type": "application/json" },
-  });
+/**
+ * One JSON-RPC message as the transport takes it: a request or notification (`method`), or a
+ * response (`id` with `result` or `error`). Checked here so bad input is our 400 naming the field,
+ * like everywhere else (MCP clients read an HTTP error's status; its body is for people).
+ */
+const JsonRpcMessage = z
+  .looseObject({
+    jsonrpc: z.literal("2.0"),
+    id: z.union([z.string().max(256), z.number().int()]).nullable().optional(),
+    method: z.string().min(1).max(256).optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((m) => m.method !== undefined || (m.id !== undefined && m.id !== null && ("result" in m || "error" in m)), {
+    message: "A JSON-RPC message needs a method (a request or notification), or an id with a result or an error (a response).",
+    path: ["method"],
+  })
+  .openapi("JsonRpcMessage");
+
+/** The parsed body, a message or a batch, or 400 naming what is wrong. */
+async function messagesOf(c: Context<AppEnv>): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw errors.invalid("The body is not valid JSON.");
+  }
+  const parsed = Array.isArray(body) ? z.array(JsonRpcMessage).min(1).max(100).safeParse(body) : JsonRpcMessage.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error as never, "json");
+  return body;
+}
+
+/** Streamable HTTP answers a POST with JSON or a stream: the client must take both. */
+function checkAccept(c: Context<AppEnv>): void {
+  const accept = c.req.header("accept") ?? "";
+  if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+    throw new ApiError("invalid_request_error", "Accept must list both application/json and text/event-stream (MCP Streamable HTTP).", { status: 406, param: "Accept" });
+  }
+}
 
 /** The response (with `headers`) whose body passes through, calling `done` once it is finished or abandoned. */
 function onFinished(response: Response, headers: Headers, done: () => void): Response {
@@ -95,26 +127,23 @@ export function agentMcpRoutes() {
       "(a key with the chat scope). `tools/list` offers one tool per agent the key may chat with, input `{message, conversationId?}`; " +
       "`tools/call` runs the agent and answers its text with `{text, conversationId, runId, stopReason, usage}` as structured content, " +
       "sending `notifications/progress` while it works when the call has a progress token. `notifications/cancelled` cancels the run.",
-    request: { body: { content: { "application/json": { schema: z.looseObject({ jsonrpc: z.literal("2.0"), method: z.string() }) } }, required: true } },
+    request: { body: { content: { "application/json": { schema: JsonRpcMessage } }, required: true } },
     responses: {
       200: { description: "JSON-RPC responses as Server-Sent Events", content: { "text/event-stream": { schema: z.string() } } },
       202: { description: "A notification was accepted" },
+      400: { description: "Not JSON, or not a JSON-RPC message (param names the field)", content: { "application/json": { schema: ErrorSchema } } },
       401: { description: "Missing or invalid API key", content: { "application/json": { schema: ErrorSchema } } },
       403: { description: "The key may not chat, or a cross-origin browser request", content: { "application/json": { schema: ErrorSchema } } },
     },
   });
 
-  app.use(PATH, (c, next) => limitBody(c.var.services.config.limits.maxBodyBytes)(c, next));
+  app.use(PATH, (c, next) => limitBody(c.var.services.config.limits.maxBodyBytes)(c, next), requireJsonContentType(() => false));
 
   app.post(PATH, async (c) => {
     checkOrigin(c);
     const { key, access } = await keyAccess(c);
-    let body: unknown;
-    try {
-      body = JSON.parse(await c.req.text());
-    } catch {
-      return parseError();
-    }
+    checkAccept(c);
+    const body = await messagesOf(c);
     const initializing = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: initializing ? () => crypto.randomUUID() : undefined });
     const server = await agentsMcpServer({
