@@ -166,6 +166,28 @@ describe("MCP server at /mcp: the org's agents as tools", () => {
     expect(await h.services.db.kysely.selectFrom("usage_records").select("id").where("run_id", "=", run.id).execute()).toHaveLength(1);
   });
 
+  it("a client that disconnects mid-call cancels the run", async () => {
+    fake.enqueue({ text: "another long answer that keeps going", textChunks: 40, delayMs: 100 });
+    const res = await post(
+      { authorization: `Bearer ${chatA}`, "mcp-protocol-version": "2025-06-18" },
+      { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "research_assistant", arguments: { message: "disconnect me" } } },
+    );
+    expect(res.status).toBe(200);
+    let run: any;
+    for (let i = 0; i < 100 && !run?.last_event_seq; i++) {
+      run = (await runsOf(a.orgId)).find((r) => r.input === "disconnect me");
+      await sleep(20);
+    }
+    expect(run?.status).toBe("running");
+    await res.body?.cancel();
+    for (let i = 0; i < 200; i++) {
+      run = (await runsOf(a.orgId)).find((r) => r.input === "disconnect me");
+      if (run?.ended_at) break;
+      await sleep(25);
+    }
+    expect(run).toMatchObject({ status: "cancelled" });
+  });
+
   it("takes the API key alone: 401 without one (WWW-Authenticate) or with a cookie, 403 without chat scope or from another origin; GET is 405", async () => {
     for (const headers of [{}, { cookie: a.cookie }, { authorization: "Bearer sk_live_notakey" }] as Record<string, string>[]) {
       const res = await post(headers);

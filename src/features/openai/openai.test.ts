@@ -418,6 +418,24 @@ describe("OpenAI-compatible surface with the official openai SDK", () => {
       expect(conflict.headers.get("x-should-retry")).toBe("false");
     });
 
+    it("once the run's event log has expired: the response is rebuilt from the recorded conversation, and ?stream=true is 410", async () => {
+      fake.enqueue({ text: "Saving.", toolCalls: [{ id: "toolu_exp", name: "memory_write", input: { content: "kept" } }] }, { text: "Kept." });
+      const openai = client(chatA);
+      const response = await openai.responses.create({ model: agentA, input: "keep this" });
+      const runId = ours(response).openpaw.run_id;
+      await h.services.db.kysely.updateTable("runs").set({ ended_at: 1 }).where("id", "=", runId).execute();
+      expect(await h.services.runs.pruneEvents()).toBeGreaterThanOrEqual(1);
+      const rebuilt = await openai.responses.retrieve(response.id);
+      expect(rebuilt).toMatchObject({ id: response.id, status: "completed", usage: { total_tokens: response.usage?.total_tokens } });
+      expect(rebuilt.output_text).toBe("Saving.Kept.");
+      expect(rebuilt.output.map((i) => i.type)).toEqual(["message", "openpaw:tool_call", "message"]);
+      expect(rebuilt.output[1]).toMatchObject({ call_id: "toolu_exp", name: "memory_write", status: "completed", is_error: false });
+      expect((rebuilt.output[1] as any).output).toBe((response.output[1] as any).output);
+      const gone = await rejection(openai.responses.retrieve(response.id, { stream: true }));
+      expect(gone).toBeInstanceOf(OpenAI.APIError);
+      expect(gone.status).toBe(410);
+    });
+
     it("the runs' rules decide who sees a response: its creator and readers of its agent; cancel needs write or being its creator", async () => {
       const openai = client(chatA);
       fake.enqueue({ text: "mine" });

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AgentsTable } from "../../../db/schema";
+import type { AgentsTable, RunsTable } from "../../../db/schema";
 import type { AppEnv, OrgAccess } from "../../../http/context";
 import { ApiError, errors } from "../../../http/errors";
 import { jsonBody } from "../../../http/openapi";
@@ -15,7 +15,7 @@ import { type ResponseInputItem, fromResponseInput } from "../turns";
 import { ResponseProjection } from "./projection";
 import { insertResponse } from "./repository";
 import { ResponseObjectSchema } from "./schemas";
-import { loadResponse, metaOf, responseObject } from "./stored";
+import { type StoredResponse, loadResponse, metaOf, responseObject } from "./stored";
 import { followResponse, responseEventWriter, writeDone } from "./stream";
 
 const InputItem = z.looseObject({
@@ -123,26 +123,24 @@ export function createResponse(app: OpenAPIHono<AppEnv>) {
       instructions: [body.instructions ?? "", turn.instructions].filter((s) => s.trim()).join("\n\n"),
       conversationId,
     };
-    const store = body.store !== false;
-    const background = body.background === true;
-    const stored = { store: store ? 1 : 0, previous_response_id: body.previous_response_id ?? null, metadata: body.metadata ? JSON.stringify(body.metadata) : null };
-
-    if (background) {
-      const row = await runs.startBackground({ ...request, background: true });
-      await insertResponse(db.kysely, { run_id: row.id, org_id: row.org_id, ...stored, created_at: row.created_at });
+    const fields = { store: body.store === false ? 0 : 1, previous_response_id: body.previous_response_id ?? null, metadata: body.metadata ? JSON.stringify(body.metadata) : null };
+    /** Marks the run as this response (the row the Response's own fields live in). */
+    const record = async (row: RunsTable): Promise<StoredResponse> => {
+      const stored = { run_id: row.id, org_id: row.org_id, ...fields, created_at: row.created_at };
+      await insertResponse(db.kysely, stored);
       c.header("X-Run-Id", row.id);
       c.header("X-Conversation-Id", row.conversation_id);
-      const response = { row, stored: { run_id: row.id, org_id: row.org_id, ...stored, created_at: row.created_at }, meta: metaOf(row, stored) };
+      return { row, stored, meta: metaOf(row, stored) };
+    };
+
+    if (body.background) {
+      const response = await record(await runs.startBackground({ ...request, background: true }));
       if (body.stream) return followResponse(c, response, -1) as never;
       return c.json(await responseObject(services, response), 200) as never;
     }
 
     const pending = await runs.startForeground(request);
-    const { row } = pending;
-    await insertResponse(db.kysely, { run_id: row.id, org_id: row.org_id, ...stored, created_at: row.created_at });
-    c.header("X-Run-Id", row.id);
-    c.header("X-Conversation-Id", row.conversation_id);
-    const projection = new ResponseProjection(metaOf(row, stored));
+    const projection = new ResponseProjection((await record(pending.row)).meta);
 
     if (body.stream) {
       return sseResponse(c, { pingMs: config.limits.ssePingMs }, async (sse) => {

@@ -10,7 +10,7 @@
  *   tool_start  → the message closes (output_text.done, content_part.done, output_item.done);
  *                 output_item.added (openpaw:tool_call, in_progress)
  *   tool_result → output_item.done (openpaw:tool_call with its output)
- *   error       → error
+ *   error       → an open message closes as incomplete; error
  *   resumed     → the cut message closes as incomplete; openpaw:resumed
  *   done        → what is open closes; response.completed | response.incomplete | response.failed
  *   other       → openpaw:<event> (events this mapping does not know yet pass through)
@@ -140,6 +140,8 @@ export class ResponseProjection {
         break;
       }
       case "error": {
+        // The failed step's text is all there will be: its message closes before the error.
+        this.closeMessage("incomplete", out);
         const { type, message } = event.data.error;
         this.error = { code: type, message };
         const shaped = openAiErrorEnvelope(new ApiError(type, message)).body.error;
