@@ -491,10 +491,10 @@ describe("OpenAI-compatible surface with the official openai SDK", () => {
       expect(await h.services.quota.reserve(c.orgId, 200_000)).toBe(true);
       await h.services.quota.settle(c.orgId, 200_000, 200_000);
       for (const call of [
-        client(key).chat.completions.create({ model: agent.body.id, messages: [{ role: "user", content: "hi" }] }),
-        client(key).responses.create({ model: agent.body.id, input: "hi", background: true }),
+        () => client(key).chat.completions.create({ model: agent.body.id, messages: [{ role: "user", content: "hi" }] }),
+        () => client(key).responses.create({ model: agent.body.id, input: "hi", background: true }),
       ]) {
-        const error = await rejection(call);
+        const error = await rejection(call());
         expect(error).toBeInstanceOf(OpenAI.APIError);
         expect(error.status).toBe(402);
         expect(error.type).toBe("insufficient_quota");

@@ -109,6 +109,15 @@ describe("runs: continued by another gateway after a crash", () => {
       event: e.event,
       data: JSON.parse(e.data),
     }));
+  /** HISTORY is appended just after the run's ending is recorded: wait for it rather than race it. */
+  const historyOf = async (conversationId: string) => {
+    for (let i = 0; i < 200; i++) {
+      const rows = await h.services.db.kysely.selectFrom("memory_history").select("content").where("conversation_id", "=", conversationId).execute();
+      if (rows.length) return rows;
+      await sleep(25);
+    }
+    return [];
+  };
   const notes = () => h.services.db.kysely.selectFrom("memory_notes").select("content").where("agent_id", "=", agentId).execute();
 
   it("cut during a tool call: the call is not run again, the model is told it was interrupted, the log continues after resumed", async () => {
@@ -180,7 +189,7 @@ describe("runs: continued by another gateway after a crash", () => {
     const log = await eventsOf(row.id);
     expect(log.map((e) => e.event)).toEqual(["text", "resumed", "text", "done"]);
     expect(log[1].data).toEqual({ iteration: 1 });
-    const history = await h.services.db.kysely.selectFrom("memory_history").select("content").where("conversation_id", "=", row.conversation_id).execute();
+    const history = await historyOf(row.conversation_id);
     expect(history[0].content).toContain("A whole answer.");
     expect(history[0].content).not.toContain("Half an ans");
   });
@@ -205,7 +214,7 @@ describe("runs: continued by another gateway after a crash", () => {
       expect((await waitEnded(row.id)).status).toBe("completed");
       const messages = await h.services.db.kysely.selectFrom("messages").select("role").where("run_id", "=", row.id).orderBy("seq").execute();
       expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
-      const history = await h.services.db.kysely.selectFrom("memory_history").select("content").where("conversation_id", "=", row.conversation_id).execute();
+      const history = await historyOf(row.conversation_id);
       // The run's answer is its own text only, not the caller's assistant turn.
       expect(history[0].content).toContain("Answered: Vous êtes Ada.");
       expect(history[0].content).not.toContain("Hello Ada");
