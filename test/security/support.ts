@@ -4,6 +4,7 @@
  * org populated with one of everything, the OpenAPI operations, and database snapshots.
  */
 import { createHash } from "node:crypto";
+import { sql } from "kysely";
 import { startFakeAnthropic } from "../fakes/anthropic";
 import type { FakeModelServer } from "../fakes/model-script";
 import { type FakeStripe, startFakeStripe } from "../fakes/stripe";
@@ -309,10 +310,22 @@ export function sampleOf(schema: any, key = "", all = false): any {
   }
 }
 
+/**
+ * The gateway's own tables. On PostgreSQL the introspection lists every schema's tables, and the
+ * test database holds the schemas of other suites running at the same time: only ours count.
+ */
+async function ownTables(env: SecurityEnv) {
+  const db = env.h.services.db.kysely;
+  const tables = await db.introspection.getTables();
+  if (env.h.services.db.dialect !== "postgres") return tables;
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return tables.filter((t) => t.schema === rows[0]?.schema);
+}
+
 /** Rows of every table that belong to `orgId` (by org_id, or the org row itself), as sorted JSON. */
 export async function snapshotOrg(env: SecurityEnv, orgId: string): Promise<Record<string, string[]>> {
   const db = env.h.services.db.kysely;
-  const tables = await db.introspection.getTables();
+  const tables = await ownTables(env);
   const out: Record<string, string[]> = {};
   for (const table of tables) {
     const columns = table.columns.map((c) => c.name);
@@ -332,7 +345,7 @@ export async function snapshotOrg(env: SecurityEnv, orgId: string): Promise<Reco
 export async function rowCounts(env: SecurityEnv): Promise<Record<string, number>> {
   const db = env.h.services.db.kysely;
   const out: Record<string, number> = {};
-  for (const table of await db.introspection.getTables()) {
+  for (const table of await ownTables(env)) {
     const row = await db
       .selectFrom(table.name as any)
       .select((eb) => eb.fn.countAll<number>().as("n"))
