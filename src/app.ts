@@ -5,6 +5,7 @@ import { isConnectionError, isForeignKeyViolation } from "./db";
 import { agentRoutes } from "./features/agents/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { mcpServerRoutes } from "./features/mcp/routes";
+import { agentMcpRoutes } from "./features/mcp-server/routes";
 import { apiKeyRoutes } from "./features/api-keys/routes";
 import { authRoutes } from "./features/auth/routes";
 import { billingRoutes } from "./features/billing/routes";
@@ -17,6 +18,8 @@ import { conversationRoutes } from "./features/conversations/routes";
 import { fileRoutes } from "./features/files/routes";
 import { memoryRoutes } from "./features/memory/routes";
 import { operatorRoutes } from "./features/operator/routes";
+import { isOpenAiPath, openAiErrorEnvelope } from "./features/openai/errors";
+import { openAiRoutes } from "./features/openai/routes";
 import { orgRoutes } from "./features/orgs/routes";
 import { skillRoutes } from "./features/skills/routes";
 import { usageRoutes } from "./features/usage/routes";
@@ -24,7 +27,7 @@ import type { AppEnv } from "./http/context";
 import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
-import { validationError } from "./http/openapi";
+import { SECURITY_SCHEMES, validationError } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
 import type { Services } from "./services";
 
@@ -40,7 +43,10 @@ const nonJsonBodies = (path: string, mediaType: string) =>
 /** PostgreSQL refuses NUL in text (SQLite stores it): that is the client's input, not our failure. */
 const isUntextableInput = (error: unknown) => ["22021", "22P05"].includes((error as { code?: string })?.code ?? "");
 
-/** Converts any thrown value into the error envelope; the one place errors become responses. */
+/**
+ * Converts any thrown value into the error envelope (OpenAI's shape under /openai/v1); the one
+ * place errors become responses.
+ */
 export function handleError(error: unknown, c: Context<AppEnv>): Response {
   let apiError: ApiError;
   if (error instanceof ApiError) apiError = error;
@@ -68,7 +74,7 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
     c.var.services?.logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
     apiError = new ApiError("api_error", "Something went wrong on our side. Quote the request id if you contact support.");
   }
-  const { status, body, headers } = errorEnvelope(apiError, c.var.requestId);
+  const { status, body, headers } = isOpenAiPath(c.req.path) ? openAiErrorEnvelope(apiError) : errorEnvelope(apiError, c.var.requestId);
   return c.json(body, status as 400, headers);
 }
 
@@ -112,6 +118,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", mcpServerRoutes());
   app.route("/", channelRoutes());
   app.route("/", operatorRoutes());
+  app.route("/", openAiRoutes());
+  app.route("/", agentMcpRoutes());
 
   const openApiConfig = {
     openapi: "3.1.0",
@@ -123,6 +131,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     },
     servers: [{ url: services.config.publicUrl }],
   };
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
   app.doc31("/openapi.json", openApiConfig);
   // Last: the dashboard owns only its own paths (DASHBOARD_PATHS: its pages, /docs, assets), never /v1 or the probes.
   app.route("/", dashboardRoutes(app));

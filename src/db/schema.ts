@@ -149,6 +149,10 @@ export interface RunsTable {
   background: number;
   /** The user message that started the run. */
   input: string;
+  /** The caller's own system instructions for this run (after the agent's prompt), or null. */
+  instructions: string | null;
+  /** JSON of the turns the caller supplied before `input` (ChatMessage[]), or null. */
+  prelude: string | null;
   /** end_turn, max_iterations, error, cancelled once ended; null before. */
   stop_reason: string | null;
   /** JSON {type, message} of the failure that ended the run, or null. */
@@ -360,6 +364,22 @@ export interface IntegrationTables {
   channels: ChannelsTable;
 }
 
-export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables, IntegrationTables {}
+/** A run created through `/openai/v1/responses`: what its Response echoes beyond the run. */
+export interface OpenAiResponsesTable {
+  run_id: string;
+  org_id: string;
+  /** 0/1: `store: false` responses cannot be retrieved or continued afterwards. */
+  store: number;
+  previous_response_id: string | null;
+  /** JSON object of up to 16 string pairs, or null. */
+  metadata: string | null;
+  created_at: number;
+}
+
+export interface CompatibleSurfaceTables {
+  openai_responses: OpenAiResponsesTable;
+}
+
+export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables, IntegrationTables, CompatibleSurfaceTables {}
 
 export type { Generated };

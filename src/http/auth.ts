@@ -32,7 +32,9 @@ async function requireHostOrg(c: Context<AppEnv>, principal: Principal): Promise
   const hostOrgId = c.var.hostOrgId;
   if (!hostOrgId) return;
   const belongs =
-    principal.kind === "key" ? principal.orgId === hostOrgId : (await findRole(c.var.services.db.kysely, hostOrgId, principal.userId)) !== undefined;
+    principal.kind === "key"
+      ? principal.orgId === hostOrgId
+      : (await findRole(c.var.services.db.kysely, hostOrgId, principal.userId)) !== undefined;
   if (!belongs) throw errors.notFound("Resource");
 }
 

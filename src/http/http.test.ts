@@ -85,10 +85,14 @@ describe("oversized bodies over a kept-alive connection", () => {
   /** One request on `agent`; resolves with the status and headers (body drained), whatever the socket does after. */
   function send(agent: Agent, url: string, method: string, headers: Record<string, string>, body?: Buffer) {
     return new Promise<{ status: number; headers: Record<string, unknown>; socket: unknown }>((resolve, reject) => {
-      const req = httpRequest(url, { method, agent, headers: body ? { ...headers, "content-length": String(body.length) } : headers }, (res) => {
-        res.resume();
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, socket: req.socket }));
-      });
+      const req = httpRequest(
+        url,
+        { method, agent, headers: body ? { ...headers, "content-length": String(body.length) } : headers },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, socket: req.socket }));
+        },
+      );
       // The server may stop reading an oversized body; the answer has arrived by then.
       req.on("error", (error) => (req.socket && (req as { res?: unknown }).res ? undefined : reject(error)));
       req.end(body);
@@ -102,13 +106,31 @@ describe("oversized bodies over a kept-alive connection", () => {
     const json = { "content-type": "application/json" };
     const cases: Array<[number, string, string, Record<string, string>, Buffer]> = [
       [413, "POST", "/v1/auth/signup", json, Buffer.from(JSON.stringify({ email: "a@b.co", password: "x".repeat(3_000_000) }))],
-      [413, "PUT", `/v1/orgs/${account.orgId}/files/content?path=big.bin`, { authorization: `Bearer ${key}`, "content-type": "application/octet-stream" }, Buffer.alloc(300_000, 1)],
+      [
+        413,
+        "PUT",
+        `/v1/orgs/${account.orgId}/files/content?path=big.bin`,
+        { authorization: `Bearer ${key}`, "content-type": "application/octet-stream" },
+        Buffer.alloc(300_000, 1),
+      ],
       // The dashboard's upload form has its own error page; the same rule holds there.
-      [413, "POST", `/orgs/${account.orgId}/files`, { cookie: account.cookie, "content-type": "multipart/form-data; boundary=b" }, Buffer.alloc(300_000, 1)],
+      [
+        413,
+        "POST",
+        `/orgs/${account.orgId}/files`,
+        { cookie: account.cookie, "content-type": "multipart/form-data; boundary=b" },
+        Buffer.alloc(300_000, 1),
+      ],
       // Bodies within the limit that an answer never reads: unauthenticated, no route, cross-site.
       [401, "POST", `/v1/orgs/${account.orgId}/agents`, json, Buffer.alloc(1_500_000, 32)],
       [404, "POST", "/v1/nothing-here", json, Buffer.alloc(1_500_000, 32)],
-      [403, "POST", `/v1/orgs/${account.orgId}/agents`, { ...json, cookie: account.cookie, origin: "https://evil.example" }, Buffer.alloc(1_500_000, 32)],
+      [
+        403,
+        "POST",
+        `/v1/orgs/${account.orgId}/agents`,
+        { ...json, cookie: account.cookie, origin: "https://evil.example" },
+        Buffer.alloc(1_500_000, 32),
+      ],
     ];
     for (const [status, method, path, headers, body] of cases) {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -80,6 +80,18 @@ export function PathId(name: string, example?: string) {
     .openapi({ param: { name, in: "path" }, ...(example ? { example } : {}) });
 }
 
+/**
+ * The two ways to authenticate (components.securitySchemes of the document): an API key as a
+ * bearer token, or the dashboard's session cookie.
+ */
+export const SECURITY_SCHEMES = {
+  apiKey: { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer sk_live_...`" },
+  session: { type: "apiKey", in: "cookie", name: "openpaw_session", description: "The dashboard's session cookie (signed-in users)" },
+} as const;
+
+/** Operations that take an API key only (the OpenAI-compatible surface, the MCP server): a session cookie is 401 there. */
+export const API_KEY_ONLY = [{ apiKey: [] as string[] }];
+
 export const OrgIdParam = PathId("orgId", "org_4f9Kq2");
 
 /**
@@ -87,10 +99,14 @@ export const OrgIdParam = PathId("orgId", "org_4f9Kq2");
  * without recursion before anything serialises it, so deep nesting is a 400 naming the field
  * rather than a stack overflow later.
  */
+/** Bounds of a whole request body that carries free-form JSON (the OpenAI-compatible surface, MCP): as deep as a model's tool input may be. */
+export const REQUEST_JSON_LIMITS: Readonly<JsonLimits> = Object.freeze({ maxDepth: 64, maxBytes: 1_048_576 });
+
 export function jsonWithin(limits: JsonLimits) {
   return (value: unknown, ctx: z.RefinementCtx) => {
     const result = checkJsonBounds(value, limits);
-    if (!result.ok) ctx.addIssue({ code: "custom", message: result.message });
+    // The issue names where inside the field the limit was passed (its first levels: enough to find it).
+    if (!result.ok) ctx.addIssue({ code: "custom", message: result.message, path: result.path.slice(0, 12) });
   };
 }
 

@@ -117,18 +117,21 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
     { highWaterMark: options.highWaterMark ?? 65_536, size: (chunk) => chunk.byteLength },
   );
 
-  const ping = setInterval(() => {
-    if (closed) return;
-    if ((controller.desiredSize ?? 0) <= 0 && Date.now() - lastPull > stallMs) {
-      // The client takes nothing: drop it rather than buffer for it without end.
-      try {
-        controller.error(new Error("client stalled"));
-      } catch {}
-      end("gone");
-      return;
-    }
-    if (Date.now() - lastWrite >= options.pingMs) write(": ping\n\n");
-  }, Math.min(options.pingMs, 1_000));
+  const ping = setInterval(
+    () => {
+      if (closed) return;
+      if ((controller.desiredSize ?? 0) <= 0 && Date.now() - lastPull > stallMs) {
+        // The client takes nothing: drop it rather than buffer for it without end.
+        try {
+          controller.error(new Error("client stalled"));
+        } catch {}
+        end("gone");
+        return;
+      }
+      if (Date.now() - lastWrite >= options.pingMs) write(": ping\n\n");
+    },
+    Math.min(options.pingMs, 1_000),
+  );
   ping.unref();
 
   const stream: SseStream = {
@@ -145,7 +148,9 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
 
   queueMicrotask(() => {
     // `body` reports its own failures on the stream (an `error` event); whatever it throws ends it.
-    body(stream).finally(() => end("done")).catch(() => {});
+    body(stream)
+      .finally(() => end("done"))
+      .catch(() => {});
   });
 
   return c.body(readable, options.status ?? 200, {

@@ -46,6 +46,20 @@ describe("run context", () => {
     expect(conversationBreakpoints([u("q1"), call, result, a("a1"), u("q2")])).toEqual([2, 4]);
   });
 
+  it("adds the caller's instructions after the agent's prompt, before the tool-output rule, in the stable block", () => {
+    const { system } = composeContext("Agent prompt.", [{ id: "n1", content: "a note", createdAt: 0 }], [], {
+      memoryTools: false,
+      instructions: "  Answer in French.  ",
+    });
+    const stable = system[0].text;
+    const at = (text: string) => stable.indexOf(text);
+    expect(at("Agent prompt.")).toBe(0);
+    expect(at("Agent prompt.")).toBeLessThan(at("Answer in French."));
+    expect(at("Answer in French.")).toBeLessThan(at("<tool_output>"));
+    expect(system[1].text).toContain("a note");
+    expect(composeContext("P", [], [], { memoryTools: false, instructions: " " })).toEqual(composeContext("P", [], [], { memoryTools: false }));
+  });
+
   it("trims history oldest turn first and never separates a tool call from its result", () => {
     const turn = (n: number): ChatMessage[] => [
       { role: "user", content: `question ${n} ${"x".repeat(400)}` },

@@ -69,10 +69,14 @@ export interface ResumeState {
   settled: Map<string, { output: string; isError: boolean; emitted: boolean }>;
 }
 
-/** A run begins with a new user message, or continues from its recorded state. */
+/**
+ * A run begins with a new user message, or continues from its recorded state. A new run may bring
+ * `prelude`: turns its caller supplied before the message (an OpenAI-compatible request's earlier
+ * messages), recorded as the run's own so that a continuation, and a later turn, see them;
+ * `userContext` is sent (and stored) with the user's message for the model alone: the memory matched to it.
+ */
 export type RunStart =
-  /** `userContext`: sent (and stored) with the user's message for the model alone: the memory matched to it. */
-  | { kind: "new"; userMessage: string; userContext?: string }
+  | { kind: "new"; userMessage: string; userContext?: string; prelude?: ChatMessage[] }
   | { kind: "resume"; state: ResumeState };
 
 export interface RunOptions {
@@ -172,10 +176,12 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
 
   if (options.start.kind === "new") {
-    const { userMessage, userContext } = options.start;
+    const { userMessage, userContext, prelude } = options.start;
     const user: ChatMessage = { role: "user", content: userMessage, ...(userContext ? { context: userContext } : {}) };
-    messages.push(user);
-    await options.onMessage?.(user);
+    for (const message of [...(prelude ?? []), user]) {
+      messages.push(message);
+      await options.onMessage?.(message);
+    }
   } else {
     const { state } = options.start;
     messages.push(...state.messages);
@@ -281,10 +287,14 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   return finish("max_iterations");
 }
 
-/** All text blocks of assistant messages, in order: the text a run has produced so far. */
+/**
+ * The text a run has produced so far: the text blocks of the assistant messages after its user
+ * message (assistant turns of a prelude came from the caller, not from this run).
+ */
 function textOf(messages: ChatMessage[]): string {
+  const from = messages.findLastIndex((m) => m.role === "user") + 1;
   let text = "";
-  for (const m of messages) if (m.role === "assistant") for (const b of m.content) if (b.type === "text") text += b.text;
+  for (const m of messages.slice(from)) if (m.role === "assistant") for (const b of m.content) if (b.type === "text") text += b.text;
   return text;
 }
 

@@ -40,6 +40,8 @@ export function runRow(fields: Partial<RunsTable> & Pick<RunsTable, "org_id" | "
     status: "completed",
     background: 0,
     input: "",
+    instructions: null,
+    prelude: null,
     stop_reason: null,
     error: null,
     input_tokens: 0,

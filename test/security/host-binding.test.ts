@@ -96,6 +96,8 @@ describe("custom-domain binding", () => {
       const expected = CREDENTIAL_FREE[name] ?? [404];
       if (!CREDENTIAL_FREE[name]) bound++;
       for (const [who, auth] of principals) {
+        // A route that takes API keys only refuses every session with 401, on any host.
+        if (op.keyOnly && auth.cookie) continue;
         const body = op.body ? sampleOf(op.body) : undefined;
         const res = await env.call(op.method, urlOf(op, idsOf(b)), { ...auth, body, headers: onDomain() });
         n++;

@@ -246,6 +246,8 @@ export interface Operation {
   bodyRequired: boolean;
   /** Media types the request body may have (application/json, text/markdown, ...). */
   mediaTypes: string[];
+  /** The operation takes an API key only (its `security` names no session): a session cookie is 401 there. */
+  keyOnly: boolean;
 }
 
 /** Reads every operation from the gateway's own OpenAPI document. */
@@ -270,6 +272,7 @@ export async function loadOperations(env: SecurityEnv): Promise<Operation[]> {
         body: json ? resolve(json) : null,
         bodyRequired: !!op.requestBody?.required,
         mediaTypes: Object.keys(op.requestBody?.content ?? {}),
+        keyOnly: Array.isArray(op.security) && op.security.length > 0 && op.security.every((s: object) => !("session" in s)),
       });
     }
   }

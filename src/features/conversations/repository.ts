@@ -142,3 +142,66 @@ export function listRunsOfConversation(db: Kysely<Database>, orgId: string, conv
     .orderBy("id")
     .execute();
 }
+
+/**
+ * Where a run's messages sit in its conversation: the seq of its last one, and whether messages
+ * of other runs follow it (the conversation went on without it). Null when it recorded none.
+ */
+export async function runPlaceInConversation(
+  db: Kysely<Database>,
+  orgId: string,
+  conversationId: string,
+  runId: string,
+): Promise<{ lastSeq: number; followed: boolean } | null> {
+  const own = await db
+    .selectFrom("messages")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .where("org_id", "=", orgId)
+    .where("conversation_id", "=", conversationId)
+    .where("run_id", "=", runId)
+    .executeTakeFirst();
+  if (own?.seq === null || own?.seq === undefined) return null;
+  const lastSeq = Number(own.seq);
+  const later = await db
+    .selectFrom("messages")
+    .select("id")
+    .where("org_id", "=", orgId)
+    .where("conversation_id", "=", conversationId)
+    .where("seq", ">", lastSeq)
+    .limit(1)
+    .executeTakeFirst();
+  return { lastSeq, followed: later !== undefined };
+}
+
+/**
+ * A new conversation of the agent holding a copy of another's messages up to `throughSeq`: the
+ * branch a client continues from an earlier point. Each copy keeps the run that wrote it.
+ */
+export async function forkConversation(
+  db: Kysely<Database>,
+  orgId: string,
+  source: ConversationsTable,
+  throughSeq: number,
+  now: number,
+): Promise<string> {
+  const id = newId("conv");
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto("conversations").values({ ...source, id, created_at: now, updated_at: now }).execute();
+    const rows = await trx
+      .selectFrom("messages")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("conversation_id", "=", source.id)
+      .where("seq", "<=", throughSeq)
+      .orderBy("seq")
+      .execute();
+    // In batches: a statement's bound parameters are limited (SQLite: 32 766).
+    for (let at = 0; at < rows.length; at += 500) {
+      await trx
+        .insertInto("messages")
+        .values(rows.slice(at, at + 500).map((r) => ({ ...r, id: newId("msg"), conversation_id: id })))
+        .execute();
+    }
+  });
+  return id;
+}

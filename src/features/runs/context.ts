@@ -153,7 +153,11 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
     options.newConversation ? [] : loadMessages(deps.db.kysely, access.orgId, row.conversation_id),
   ]);
   const memoryTools = tools.some((t) => t.name === "memory_read" || t.name === "memory_write");
-  const { system, userContext } = composeContext(buildSystemPrompt(agent.system_prompt, skills), notes, matches, { memoryTools });
+  const { system, userContext } = composeContext(buildSystemPrompt(agent.system_prompt, skills), notes, matches, {
+    memoryTools,
+    instructions: row.instructions,
+  });
+  const prelude = row.prelude ? (JSON.parse(row.prelude) as ChatMessage[]) : [];
 
   const firstOwn = stored.findIndex((m) => m.runId === row.id);
   const earlier = (firstOwn === -1 ? stored : stored.slice(0, firstOwn)).filter((m) => m.runId !== row.id).map((m) => m.message);
@@ -162,11 +166,12 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
     model.contextWindow -
     Math.min(model.maxOutputTokens, MAX_OUTPUT_TOKENS) -
     estimateTokens(promptText(system)) -
-    estimateTokens(own.length ? JSON.stringify(own) : row.input) -
+    estimateTokens(own.length ? JSON.stringify(own) : row.input + (row.prelude ?? "")) -
     2_000;
   const history = fitHistory(earlier, Math.max(0, budget));
+  // Once recorded, the prelude is among the run's own messages: a continuation finds it there.
   const start: RunStart =
-    own.length === 0 ? { kind: "new", userMessage: row.input, userContext } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
+    own.length === 0 ? { kind: "new", userMessage: row.input, userContext, prelude } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
 
   self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 } };
   return self;

@@ -17,6 +17,7 @@ import { newId } from "../../lib/ids";
 import type { SequencedEvent } from "../../runtime/events";
 import type { RunResult } from "../../runtime/loop";
 import { addUsage } from "../../runtime/models/retry";
+import type { ChatMessage } from "../../runtime/models/types";
 import { createSubagentTool, type SubagentInput } from "../../runtime/tools/subagent";
 import type { ToolContext, ToolOutput } from "../../runtime/tools/types";
 import { findAgent } from "../agents/repository";
@@ -71,6 +72,10 @@ export interface StartRequest {
   conversationId?: string;
   background?: boolean;
   scheduleId?: string;
+  /** The caller's system instructions for this run, added after the agent's prompt, skills and memory. */
+  instructions?: string;
+  /** Turns the caller supplies before `message` (after the conversation's own history). */
+  prelude?: ChatMessage[];
 }
 
 /** A foreground run whose checks passed and whose row exists; `execute` runs it here. */
@@ -186,6 +191,8 @@ export class RunsService {
       status,
       background: request.background ? 1 : 0,
       input: request.message,
+      instructions: request.instructions?.trim() ? request.instructions : null,
+      prelude: request.prelude?.length ? JSON.stringify(request.prelude) : null,
       stop_reason: null,
       error: null,
       input_tokens: 0,
@@ -612,6 +619,14 @@ export class RunsService {
       if (left <= 0) this.followers.delete(row.id);
       else this.followers.set(row.id, left);
     }
+  }
+
+  /**
+   * The signals between gateways, for a surface that correlates its own requests with the runs
+   * they started (the MCP server relays a client's cancellation to the gateway running the call).
+   */
+  get bus(): RunBus {
+    return this.deps.bus;
   }
 
   /** Followers of one run on this gateway. */

@@ -49,7 +49,15 @@ describe("runs: continued by another gateway after a crash", () => {
   });
 
   /** Writes what a gateway killed mid-run leaves: the run row (lease lapsed), its messages and its logged events. */
-  async function orphan(options: { input: string; messages: ChatMessage[]; events: Array<{ event: string; data: unknown }>; iterations: number; background?: boolean }) {
+  async function orphan(options: {
+    input: string;
+    messages: ChatMessage[];
+    events: Array<{ event: string; data: unknown }>;
+    iterations: number;
+    background?: boolean;
+    instructions?: string;
+    prelude?: ChatMessage[];
+  }) {
     const db = h.services.db.kysely;
     const conversationId = newId("conv");
     const now = Date.now();
@@ -62,6 +70,8 @@ describe("runs: continued by another gateway after a crash", () => {
       status: "running",
       background: options.background === false ? 0 : 1,
       input: options.input,
+      instructions: options.instructions ?? null,
+      prelude: options.prelude ? JSON.stringify(options.prelude) : null,
       iterations: options.iterations,
       input_tokens: 100 * options.iterations,
       output_tokens: 10 * options.iterations,
@@ -99,6 +109,15 @@ describe("runs: continued by another gateway after a crash", () => {
       event: e.event,
       data: JSON.parse(e.data),
     }));
+  /** HISTORY is appended just after the run's ending is recorded: wait for it rather than race it. */
+  const historyOf = async (conversationId: string) => {
+    for (let i = 0; i < 200; i++) {
+      const rows = await h.services.db.kysely.selectFrom("memory_history").select("content").where("conversation_id", "=", conversationId).execute();
+      if (rows.length) return rows;
+      await sleep(25);
+    }
+    return [];
+  };
   const notes = () => h.services.db.kysely.selectFrom("memory_notes").select("content").where("agent_id", "=", agentId).execute();
 
   it("cut during a tool call: the call is not run again, the model is told it was interrupted, the log continues after resumed", async () => {
@@ -170,9 +189,42 @@ describe("runs: continued by another gateway after a crash", () => {
     const log = await eventsOf(row.id);
     expect(log.map((e) => e.event)).toEqual(["text", "resumed", "text", "done"]);
     expect(log[1].data).toEqual({ iteration: 1 });
-    const history = await h.services.db.kysely.selectFrom("memory_history").select("content").where("conversation_id", "=", row.conversation_id).execute();
+    const history = await historyOf(row.conversation_id);
     expect(history[0].content).toContain("A whole answer.");
     expect(history[0].content).not.toContain("Half an ans");
+  });
+
+  it("the caller's instructions and prelude survive the crash: before the first message is recorded, and after", async () => {
+    const prelude: ChatMessage[] = [
+      { role: "user", content: "My name is Ada." },
+      { role: "assistant", content: [{ type: "text", text: "Hello Ada, noted." }] },
+    ];
+    const fresh = await orphan({ input: "What is my name?", iterations: 0, messages: [], events: [], instructions: "Reply in French.", prelude });
+    const cut = await orphan({
+      input: "What is my name?",
+      iterations: 0,
+      messages: [...prelude, { role: "user", content: "What is my name?" }],
+      events: [{ event: "text", data: { text: "Vous" } }],
+      instructions: "Reply in French.",
+      prelude,
+    });
+    fake.setFallback(() => ({ text: "Vous êtes Ada.", textChunks: 1 }));
+    expect(await second.runs.sweepOrphans()).toBe(2);
+    for (const row of [fresh, cut]) {
+      expect((await waitEnded(row.id)).status).toBe("completed");
+      const messages = await h.services.db.kysely.selectFrom("messages").select("role").where("run_id", "=", row.id).orderBy("seq").execute();
+      expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "user", "assistant"]);
+      const history = await historyOf(row.conversation_id);
+      // The run's answer is its own text only, not the caller's assistant turn.
+      expect(history[0].content).toContain("Answered: Vous êtes Ada.");
+      expect(history[0].content).not.toContain("Hello Ada");
+    }
+    expect(fake.requests).toHaveLength(2);
+    for (const request of fake.requests) {
+      expect(JSON.stringify(request.body.system)).toContain("Reply in French.");
+      expect(request.body.messages.map((m: { role: string }) => m.role)).toEqual(["user", "assistant", "user"]);
+      expect(JSON.stringify(request.body.messages[0])).toContain("My name is Ada.");
+    }
   });
 
   it("a foreground run is not continued: it ends interrupted with its usage so far", async () => {
