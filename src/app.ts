@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { webhookRoutes } from "./features/webhooks/routes";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { isConnectionError, isForeignKeyViolation } from "./db";
@@ -113,6 +114,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", memoryRoutes());
   app.route("/", chatRoutes());
   app.route("/", runRoutes());
+  app.route("/", webhookRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());
