@@ -28,6 +28,7 @@ import type { McpService } from "./features/mcp/service";
 import type { WorkspaceFiles } from "./runtime/sandbox/types";
 import { createGuardedFetcher } from "./runtime/tools/net/guarded-fetch";
 import { MAX_RESPONSE_BYTES, WebhookService } from "./features/webhooks/service";
+import { Scheduler } from "./features/schedules/scheduler";
 
 /**
  * Everything the app needs, built once from the configuration and passed in (no module-level
@@ -67,6 +68,8 @@ export interface Services {
   runs: RunsService;
   /** Run webhooks: the outbox written as runs end, and the delivery worker. */
   webhooks: WebhookService;
+  /** The schedule sweep: each due tick, claimed once across replicas, starts a background run. */
+  scheduler: Scheduler;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -162,6 +165,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
   runs.executor.onRunEnded((trx, run) => webhooks.enqueueRunStatus(trx, run));
   await runs.start();
   webhooks.start();
+  const scheduler = new Scheduler({ db: db.kysely, logger, runs, sweepMs: config.unattended.scheduleSweepMs });
+  scheduler.start();
   return {
     config,
     logger,
@@ -183,6 +188,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     runSlots,
     runs,
     webhooks,
+    scheduler,
     shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -190,6 +196,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     },
     close() {
       closing ??= (async () => {
+        await scheduler.close();
         await runs.close();
         await webhooks.close();
         await webhookFetcher.close();
