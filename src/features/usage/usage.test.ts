@@ -117,6 +117,7 @@ describe("usage records", () => {
       parentRunId: null,
       apiKeyId: null,
       userId: null,
+      scheduleId: null,
       model: first.model,
       inputTokens: 100,
       outputTokens: 50,
