@@ -18,6 +18,8 @@ import { registerPlaygroundPages } from "./pages/playground";
 import { registerSkillPages } from "./pages/skills";
 import { registerToolPages } from "./pages/tools";
 import { registerUsagePages } from "./pages/usage";
+import { registerSchedulePages } from "./pages/schedules";
+import { registerWebhookPages } from "./pages/webhooks";
 import { PublicLayout } from "./ui";
 
 /** The paths the dashboard owns; everything else (/v1, /openapi.json, /healthz, /internal...) is never touched. */
@@ -154,6 +156,8 @@ export function dashboardRoutes(api: ApiApp) {
   registerUsagePages(app, api);
   registerBillingPages(app, api);
   registerDomainPages(app, api);
+  registerWebhookPages(app, api);
+  registerSchedulePages(app, api);
   registerFilePages(app, api);
   registerToolPages(app, api);
   registerMemberPages(app, api);
