@@ -21,6 +21,8 @@ const pagesOf = (orgId: string, agentId: string, skillId: string) => [
   `/orgs/${orgId}/files`,
   `/orgs/${orgId}/tools`,
   `/orgs/${orgId}/members`,
+  `/orgs/${orgId}/webhooks`,
+  `/orgs/${orgId}/schedules`,
 ];
 
 const form = (fields: Record<string, string | string[]>) => {
