@@ -25,6 +25,8 @@ const pagesOf = (orgId: string, agentId: string, skillId: string, runId: string)
   `/orgs/${orgId}/files`,
   `/orgs/${orgId}/tools`,
   `/orgs/${orgId}/members`,
+  `/orgs/${orgId}/webhooks`,
+  `/orgs/${orgId}/schedules`,
 ];
 
 const form = (fields: Record<string, string | string[]>) => {

@@ -19,6 +19,8 @@ import { registerRunPages } from "./pages/runs";
 import { registerSkillPages } from "./pages/skills";
 import { registerToolPages } from "./pages/tools";
 import { registerUsagePages } from "./pages/usage";
+import { registerSchedulePages } from "./pages/schedules";
+import { registerWebhookPages } from "./pages/webhooks";
 import { PublicLayout } from "./ui";
 
 /** The paths the dashboard owns; everything else (/v1, /openapi.json, /healthz, /internal...) is never touched. */
@@ -156,6 +158,8 @@ export function dashboardRoutes(api: ApiApp) {
   registerUsagePages(app, api);
   registerBillingPages(app, api);
   registerDomainPages(app, api);
+  registerWebhookPages(app, api);
+  registerSchedulePages(app, api);
   registerFilePages(app, api);
   registerToolPages(app, api);
   registerMemberPages(app, api);

@@ -91,6 +91,8 @@ function sections(view: OrgView): Section[] {
     { href: `${base}/skills`, label: "Skills", show: true },
     { href: `${base}/api-keys`, label: "API keys", show: view.can("admin") },
     { href: `${base}/usage`, label: "Usage", show: true },
+    { href: `${base}/schedules`, label: "Schedules", show: true },
+    { href: `${base}/webhooks`, label: "Webhooks", show: true },
     { href: `${base}/billing`, label: "Billing", show: true },
     { href: `${base}/domain`, label: "Domain", show: true },
     { href: `${base}/files`, label: "Files", show: true },
