@@ -6,7 +6,7 @@
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (10), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
  * (30), BENCH_HISTORY (0,10000,100000), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams),
- * BENCH_SKIP_USAGE=1 skips bench/usage.ts.
+ * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,7 +41,8 @@ const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeou
 
 const children: ChildProcess[] = [];
 function child(args: string[], extraEnv: Record<string, string>): { proc: ChildProcess; output: string[]; line: Promise<string> } {
-  const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
+  const flags = args.filter((a) => a.startsWith("--"));
+  const proc = spawn(process.execPath, [...flags, "--import", "tsx", ...args.filter((a) => !a.startsWith("--"))], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
@@ -113,7 +114,9 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
       },
     ]),
   );
-  const g = child(["src/main.ts", "serve"], {
+  // BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (--cpu-prof).
+  const profile = env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : [];
+  const g = child([...profile, "src/main.ts", "serve"], {
     PORT: String(port),
     HOST: "127.0.0.1",
     DATABASE_URL: databaseUrl,
