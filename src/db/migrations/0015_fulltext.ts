@@ -13,19 +13,16 @@ import { type Kysely, sql } from "kysely";
  * The rows already there are indexed here; `rebuildMemoryIndex` (src/features/memory/store.ts)
  * does the same at any time, e.g. after a tool that renumbers rowids.
  *
- * PostgreSQL: a GIN index on `to_tsvector('simple', content)` (no stemming, no stopwords: the
- * gateway drops its own stopwords, so both dialects match the same words).
+ * PostgreSQL: nothing. A GIN index on `to_tsvector('simple', content)` was measured and not
+ * kept: it cannot return the newest matches without reading all of them, and for a rare term the
+ * planner walked the agent's rows computing to_tsvector on each (BENCHMARKS.md). PostgreSQL keeps
+ * its bounded substring search (src/features/memory/store.ts).
  */
 const TABLES = ["memory_notes", "memory_history"] as const;
 
 export async function up(db: Kysely<any>, dialect: "sqlite" | "postgres"): Promise<void> {
   for (const table of TABLES) {
-    if (dialect === "postgres") {
-      await sql`create index ${sql.id(`${table}_fts_idx`)} on ${sql.id(table)} using gin (to_tsvector('simple'::regconfig, content))`.execute(
-        db,
-      );
-      continue;
-    }
+    if (dialect === "postgres") continue;
     const fts = `${table}_fts`;
     const row = (r: "new" | "old") => `${r}.rowid, replace(${r}.agent_id, '_', ''), ${r}.content`;
     await sql
@@ -55,10 +52,7 @@ export async function up(db: Kysely<any>, dialect: "sqlite" | "postgres"): Promi
 
 export async function down(db: Kysely<any>, dialect: "sqlite" | "postgres" = "sqlite"): Promise<void> {
   for (const table of TABLES) {
-    if (dialect === "postgres") {
-      await sql`drop index if exists ${sql.id(`${table}_fts_idx`)}`.execute(db);
-      continue;
-    }
+    if (dialect === "postgres") continue;
     for (const t of ["insert", "delete", "update"]) await sql.raw(`drop trigger if exists ${table}_fts_${t}`).execute(db);
     await sql.raw(`drop table if exists ${table}_fts`).execute(db);
   }

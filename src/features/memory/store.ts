@@ -1,10 +1,11 @@
 /**
  * The SQL-backed agent memory (DESIGN.md §1): NOTES the agent curates and HISTORY appended after
- * each conversation turn. Search finds candidate rows through the full-text index (migration
- * 0015: FTS5 on SQLite, a GIN tsvector index on PostgreSQL; a term matches the words it starts)
- * and ranks lines in TypeScript (distinct terms contained, then recency), so both dialects rank alike.
+ * each conversation turn. Search finds candidate rows (on SQLite through the FTS5 index of
+ * migration 0015, where a term matches the words it starts; on PostgreSQL by substring over a
+ * bounded window) and ranks lines in TypeScript (distinct terms contained, then recency), so both
+ * dialects rank alike.
  */
-import { type Kysely, SqliteAdapter, sql } from "kysely";
+import { type Expression, type Kysely, type SqlBool, SqliteAdapter, sql } from "kysely";
 import type { Database } from "../../db/schema";
 import { newId } from "../../lib/ids";
 import { type MemoryHistoryEntry, type MemoryNote, type MemoryStore, MemoryFullError } from "../../runtime/memory";
@@ -90,6 +91,32 @@ export function escapeLike(text: string): string {
 }
 
 /**
+ * PostgreSQL's condition: `content` contains any (with `all`: every) term, case-insensitively.
+ * lower() may fold ASCII only (the `C` locale), so terms with other letters also match their
+ * upper-case and capitalised forms.
+ */
+function containsTerms(terms: string[], all: boolean): Expression<SqlBool> {
+  const perTerm = terms.map((term) => {
+    const pattern = (t: string) => `%${escapeLike(t)}%`;
+    const forms = termForms(term).map((form, i) =>
+      i === 0
+        ? sql<SqlBool>`lower(m.content) like ${pattern(form)} escape '\\'`
+        : sql<SqlBool>`m.content like ${pattern(form)} escape '\\'`,
+    );
+    return sql<SqlBool>`(${sql.join(forms, sql` or `)})`;
+  });
+  return sql<SqlBool>`(${sql.join(perTerm, all ? sql` and ` : sql` or `)})`;
+}
+
+/**
+ * On PostgreSQL only the newest entries of HISTORY are searched. A GIN tsvector index was measured
+ * (BENCHMARKS.md): it cannot hand back the newest matches without reading every match, and when a
+ * term is rare the planner walks the agent's rows computing to_tsvector on each (2.3 s at 100,000
+ * entries); a bounded window of substring matches costs a few milliseconds at any size.
+ */
+export const PG_HISTORY_SEARCH_WINDOW = 5000;
+
+/**
  * The forms of a term to look up. SQLite's FTS5 folds case for all of Unicode; PostgreSQL's
  * to_tsvector folds with the database's locale, which under `C` leaves non-ASCII letters alone,
  * so terms with such letters are also looked up upper-cased and capitalised there.
@@ -126,15 +153,6 @@ export async function rebuildMemoryIndex(db: Kysely<Database>, table: "memory_no
   });
 }
 
-/** PostgreSQL tsquery of the same: words starting with any (or all) of the terms (or their forms). */
-export function tsQuery(terms: string[], all = false): string {
-  const forms = terms.map((term) => {
-    const any = termForms(term).map((t) => `'${t.replaceAll("'", "''")}':*`);
-    return any.length === 1 ? any[0] : `(${any.join(" | ")})`;
-  });
-  return forms.join(all ? " & " : " | ");
-}
-
 const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
 
 /**
@@ -162,11 +180,14 @@ async function matchingRows(
       order by f.rowid desc limit ${limit}`.execute(db);
     return rows;
   }
+  const window =
+    table === "memory_history"
+      ? sql`and m.created_at >= coalesce((select h.created_at from memory_history h where h.org_id = ${orgId} and h.agent_id = ${agentId} order by h.created_at desc limit 1 offset ${PG_HISTORY_SEARCH_WINDOW - 1}), 0)`
+      : sql``;
   const { rows } = await sql<{ id: string; conversation_id: string | null; content: string; created_at: number }>`
     select m.id, ${conversation} as conversation_id, m.content, m.created_at
     from ${sql.id(table)} m
-    where m.org_id = ${orgId} and m.agent_id = ${agentId}
-      and to_tsvector('simple'::regconfig, m.content) @@ to_tsquery('simple'::regconfig, ${tsQuery(terms, all)})
+    where m.org_id = ${orgId} and m.agent_id = ${agentId} ${window} and ${containsTerms(terms, all)}
     order by m.created_at desc, m.id desc limit ${limit}`.execute(db);
   return rows;
 }
