@@ -5,7 +5,8 @@
  *
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (10), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
- * (30), BENCH_ONLY (overhead,capacity,eventlog,streams,api), BENCH_SKIP_USAGE=1 skips bench/usage.ts.
+ * (30), BENCH_HISTORY (0,10000,100000), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams),
+ * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import autocannon from "autocannon";
 import pg from "pg";
 import { Agent, request } from "undici";
+import { openDatabase } from "../src/db";
 
 const env = process.env;
 const list = (v: string | undefined, d: string) =>
@@ -23,12 +25,13 @@ const list = (v: string | undefined, d: string) =>
     .split(",")
     .map((s) => Number(s.trim()))
     .filter((n) => n > 0);
-const SECONDS = Number(env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = list(env.BENCH_CONCURRENCY, "1,50,200");
 const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
 const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
+const HISTORY = (env.BENCH_HISTORY ?? "0,10000,100000").split(",").map((s) => Number(s.trim()));
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
-const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,streams,api").split(","));
+const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams").split(","));
 const ROOT = join(import.meta.dirname, "..");
 const SONNET = "claude-sonnet-4-20250514";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +41,8 @@ const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeou
 
 const children: ChildProcess[] = [];
 function child(args: string[], extraEnv: Record<string, string>): { proc: ChildProcess; output: string[]; line: Promise<string> } {
-  const proc = spawn(process.execPath, ["--import", "tsx", ...args], {
+  const flags = args.filter((a) => a.startsWith("--"));
+  const proc = spawn(process.execPath, [...flags, "--import", "tsx", ...args.filter((a) => !a.startsWith("--"))], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
@@ -72,9 +76,17 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** CPU time (user + system) the process has used so far, in ms: a cost that load on a shared machine barely changes. */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 interface Gateway {
   url: string;
   pid: number;
+  databaseUrl: string;
+  cookie: string;
   key: string;
   orgId: string;
   agentId: string;
@@ -102,7 +114,9 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
       },
     ]),
   );
-  const g = child(["src/main.ts", "serve"], {
+  // BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (--cpu-prof).
+  const profile = env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : [];
+  const g = child([...profile, "src/main.ts", "serve"], {
     PORT: String(port),
     HOST: "127.0.0.1",
     DATABASE_URL: databaseUrl,
@@ -153,6 +167,8 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
   return {
     url,
     pid: g.proc.pid as number,
+    databaseUrl,
+    cookie,
     key: key.body.key,
     orgId,
     agentId: agent.body.id,
@@ -262,7 +278,10 @@ async function oneBackgroundRun(g: Gateway, message: string): Promise<Sample> {
     });
     const { id } = (await res.body.json()) as { id: string };
     const ttft = performance.now() - start;
-    const events = await request(`${g.url}/v1/orgs/${g.orgId}/runs/${id}/events`, { dispatcher, headers: { authorization: `Bearer ${g.key}` } });
+    const events = await request(`${g.url}/v1/orgs/${g.orgId}/runs/${id}/events`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${g.key}` },
+    });
     const ok = res.statusCode === 202 && events.statusCode === 200 && (await readToDone(events.body));
     return { ttft, total: performance.now() - start, ok };
   } catch {
@@ -312,6 +331,8 @@ async function closedLoop(run: () => Promise<Sample>, concurrency: number, secon
   };
 }
 
+/** The figures of the performance issue's table, per database, printed together at the end. */
+const summary = new Map<string, number>();
 const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
 const lines: string[] = [];
 const out = (line: string) => {
@@ -329,12 +350,15 @@ async function overhead(g: Gateway, modelUrl: string) {
   out("|---|---|---|---|---|---|---|---|---|");
   for (const c of CONCURRENCY) {
     const d = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, "Hello"), c, SECONDS);
+    const cpuBefore = cpuMsOf(g.pid);
     const gw = await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), c, SECONDS);
+    summary.set(`cpu:${c}`, (cpuMsOf(g.pid) - cpuBefore) / Math.max(1, gw.rps * SECONDS));
     out(
       `| ${c} | ${f(d.ttft.p50)}/${f(d.ttft.p99)} | ${f(gw.ttft.p50)}/${f(gw.ttft.p99)} | ${f(gw.ttft.p50 - d.ttft.p50)}/${f(gw.ttft.p99 - d.ttft.p99)} | ` +
         `${f(d.total.p50)}/${f(d.total.p99)} | ${f(gw.total.p50)}/${f(gw.total.p99)} | ${f(gw.total.p50 - d.total.p50)}/${f(gw.total.p99 - d.total.p99)} | ` +
         `${f(gw.rps)}/${f(d.rps)} = ${(gw.rps / d.rps).toFixed(3)} | ${gw.errors}+${d.errors} |`,
     );
+    summary.set(`overhead:${c}`, gw.total.p50 - d.total.p50);
   }
 }
 
@@ -352,6 +376,7 @@ async function capacity(g: Gateway, modelUrl: string) {
     if (over >= 50) break;
   }
   out(`\n**Capacity: ${f(best)} runs/s at p99 overhead < 50 ms**`);
+  summary.set("capacity", best);
 }
 
 /**
@@ -375,6 +400,106 @@ async function eventLog(g: Gateway) {
     ] as const) {
       out(`| ${c} | ${mode} | ${f(r.rps)} | ${f(r.total.p50)}/${f(r.total.p99)} | ${(r.rps / alone.rps).toFixed(3)} | ${r.errors} |`);
     }
+    summary.set(`follower:${c}`, followed.rps / alone.rps);
+  }
+}
+
+/** Summary-like HISTORY lines: a few topics, some of which the benchmark's question names. */
+const TOPICS =
+  "staging deploy pipeline invoice acme weather server refund order billing report metric falcon project customer migration".split(" ");
+function fillerEntry(i: number): string {
+  const pick = (k: number) => TOPICS[(i * 7 + k * 13 + ((i >> k) & 3)) % TOPICS.length];
+  return `Asked: what about the ${pick(1)} ${pick(2)} for ${pick(3)} ${i}? | Answered: The ${pick(4)} ${pick(5)} is fine; see ${pick(6)} notes.`;
+}
+
+/**
+ * Runs against agents that remember more and more: each level is a new agent pre-filled (in the
+ * database directly) with N HISTORY entries and N/1,000 notes (notes are always in the prompt and
+ * capped per agent, so they cannot grow like HISTORY), then the same chat as the overhead phase,
+ * whose message names some of the entries' words. Runs/s and overhead against the empty agent.
+ */
+/** The issue's table for one database: each figure with its "done at" bar. */
+function printSummary(label: string) {
+  const v = (key: string, digits = 1) => (summary.has(key) ? (summary.get(key) as number).toFixed(digits) : "not measured");
+  const maxStreams = Math.max(...STREAMS);
+  const maxHistory = Math.max(...HISTORY);
+  out(`\n### Figures of the performance issue (${label})\n`);
+  out("| figure | this run | done at |");
+  out("|---|---|---|");
+  out(`| overhead p50 at concurrency 1 (ms) | ${v("overhead:1")} | ≤ 2 |`);
+  out(`| gateway CPU per run at concurrency 1 (ms) | ${v("cpu:1", 2)} | (reported) |`);
+  out(`| capacity (runs/s at p99 overhead < 50 ms) | ${v("capacity")} | ≥ 500 |`);
+  out(`| overhead p50 at ${Math.max(...CONCURRENCY)} concurrent (ms) | ${v(`overhead:${Math.max(...CONCURRENCY)}`)} | ≤ 15 |`);
+  out(`| keyed GET ÷ hello-world | ${v("keyed", 3)} | ≥ 0.20 |`);
+  out(`| gateway CPU per keyed GET (ms) | ${v("keyedCpu", 3)} | (reported) |`);
+  out(
+    `| memory per held stream at ${maxStreams} (KB), errors | ${v(`stream:${maxStreams}`)}, ${v(`streamErrors:${maxStreams}`, 0)} | ≤ 50, 0 |`,
+  );
+  out(
+    `| runs/s with ${maxHistory.toLocaleString("en-US")} HISTORY ÷ none (by CPU per run) | ${v(`history:${maxHistory}`, 3)} (${v(`historyCpu:${maxHistory}`, 3)}) | ≥ 0.9 |`,
+  );
+  out(`| runs/s with a follower of each run ÷ alone (conc 1 / 8) | ${v("follower:1", 3)} / ${v("follower:8", 3)} | (reported) |`);
+  out("| usage summary at 1M records | printed by bench/usage.ts below | < 100 ms |");
+}
+
+async function historyScaling(g: Gateway, modelUrl: string) {
+  const MESSAGE = "Hello, how is the staging deploy going?";
+  out("\n### HISTORY scaling (fast model, concurrency 1; agent pre-filled with N HISTORY entries and N/1000 notes)\n");
+  out(
+    "| HISTORY entries | notes | fill s | runs/s | overhead total p50/p99 ms | runs/s ÷ empty | gateway CPU ms/run | empty ÷ this CPU | errors |",
+  );
+  out("|---|---|---|---|---|---|---|---|---|");
+  const db = openDatabase(g.databaseUrl);
+  try {
+    const direct = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, MESSAGE), 1, Math.max(2, SECONDS / 2));
+    let empty = 0;
+    let emptyCpu = 0;
+    for (const n of HISTORY) {
+      const res = await fetch(`${g.url}/v1/orgs/${g.orgId}/agents`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: g.cookie },
+        body: JSON.stringify({ name: `History ${n}`, systemPrompt: "Be brief.", model: SONNET, enabledTools: [] }),
+      });
+      const agentId = ((await res.json()) as { id: string }).id;
+      const fillStart = performance.now();
+      const base = Date.now() - n * 60_000;
+      for (let i = 0; i < n; i += 500) {
+        const rows = Array.from({ length: Math.min(500, n - i) }, (_, k) => ({
+          id: `mem_bench${n}_${i + k}`,
+          org_id: g.orgId,
+          agent_id: agentId,
+          conversation_id: null,
+          content: fillerEntry(i + k),
+          created_at: base + (i + k) * 60_000,
+        }));
+        await db.kysely.insertInto("memory_history").values(rows).execute();
+      }
+      const notes = Array.from({ length: Math.floor(n / 1000) }, (_, k) => ({
+        id: `mem_benchnote${n}_${k}`,
+        org_id: g.orgId,
+        agent_id: agentId,
+        content: `Note ${k}: the ${TOPICS[k % TOPICS.length]} owner is team ${k}.`,
+        created_at: base + k,
+      }));
+      if (notes.length) await db.kysely.insertInto("memory_notes").values(notes).execute();
+      const fill = (performance.now() - fillStart) / 1000;
+      const target = { ...g, agentId };
+      await closedLoop(() => oneRun({ kind: "gateway", g: target }, MESSAGE), 1, 1); // warm the new agent's paths
+      const cpuBefore = cpuMsOf(g.pid);
+      const r = await closedLoop(() => oneRun({ kind: "gateway", g: target }, MESSAGE), 1, SECONDS);
+      const cpu = (cpuMsOf(g.pid) - cpuBefore) / Math.max(1, r.rps * SECONDS);
+      if (n === HISTORY[0]) {
+        empty = r.rps;
+        emptyCpu = cpu;
+      }
+      out(
+        `| ${n.toLocaleString("en-US")} | ${notes.length} | ${fill.toFixed(1)} | ${f(r.rps)} | ${f(r.total.p50 - direct.total.p50)}/${f(r.total.p99 - direct.total.p99)} | ${(r.rps / empty).toFixed(3)} | ${cpu.toFixed(2)} | ${(emptyCpu / cpu).toFixed(3)} | ${r.errors} |`,
+      );
+      summary.set(`history:${n}`, r.rps / empty);
+      summary.set(`historyCpu:${n}`, emptyCpu / cpu);
+    }
+  } finally {
+    await db.close();
   }
 }
 
@@ -402,6 +527,8 @@ async function streams(g: Gateway) {
     out(
       `| ${n} | ${f(before / 2 ** 20)} | ${f(peak / 2 ** 20)} | ${f((peak - before) / n / 1024)} | ${errors} | ${diag.eventLoopDelayMs.p99} / ${diag.eventLoopDelayMs.max} |`,
     );
+    summary.set(`stream:${n}`, (peak - before) / n / 1024);
+    summary.set(`streamErrors:${n}`, errors);
   }
 }
 
@@ -411,7 +538,9 @@ async function plainApi(g: Gateway, helloUrl: string) {
       autocannon({ url, connections: 50, duration: SECONDS, headers }, (error, result) => (error ? reject(error) : resolve(result))),
     );
   const hello = await run(`${helloUrl}/`);
+  const cpuBefore = cpuMsOf(g.pid);
   const keyed = await run(`${g.url}/v1/orgs/${g.orgId}/agents`, { authorization: `Bearer ${g.key}` });
+  summary.set("keyedCpu", (cpuMsOf(g.pid) - cpuBefore) / Math.max(1, keyed.requests.total));
   out("\n### Plain API (autocannon, 50 connections)\n");
   out("| target | req/s (mean) | p50 ms | p99 ms | non-2xx | errors |");
   out("|---|---|---|---|---|---|");
@@ -422,6 +551,7 @@ async function plainApi(g: Gateway, helloUrl: string) {
     `| GET /v1/orgs/:orgId/agents (API key) | ${f(keyed.requests.average)} | ${keyed.latency.p50} | ${keyed.latency.p99} | ${keyed.non2xx} | ${keyed.errors} |`,
   );
   out(`\n**Keyed GET / hello-world: ${(keyed.requests.average / hello.requests.average).toFixed(3)}**`);
+  summary.set("keyed", keyed.requests.average / hello.requests.average);
 }
 
 // ---------------------------------------------------------------- main
@@ -473,12 +603,15 @@ async function main() {
         if (ONLY.has("overhead")) await overhead(g, modelUrl);
         if (ONLY.has("capacity")) await capacity(g, modelUrl);
         if (ONLY.has("eventlog")) await eventLog(g);
+        if (ONLY.has("history")) await historyScaling(g, modelUrl);
         if (ONLY.has("api")) await plainApi(g, helloUrl);
         // Streams on SQLite only: held streams barely touch the database.
         if (ONLY.has("streams") && db.label === "SQLite") await streams(g);
       } finally {
         await g.stop();
       }
+      printSummary(db.label);
+      summary.clear();
     }
   } finally {
     for (const db of databases) await db.drop?.().catch(() => {});

@@ -35,14 +35,23 @@ export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   else logger.debug("request", fields);
 };
 
-/** Refuses bodies over `maxBytes` with a 413 envelope, before they are read into memory. */
+/** Methods whose requests carry no body: the server adapter never reads one for them. */
+const BODILESS = new Set(["GET", "HEAD"]);
+
+/**
+ * Refuses bodies over `maxBytes` with a 413 envelope, before they are read into memory. GET and
+ * HEAD skip it: Hono's bodyLimit looks at the web Request's body, which makes @hono/node-server
+ * build a full Request (headers, an AbortSignal, a body stream) that a GET never needs; for these
+ * methods the adapter passes no body to the app at all, so there is nothing to limit.
+ */
 export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
       throw errors.tooLarge(`Request body is larger than ${maxBytes} bytes.`);
     },
   });
+  return (c, next) => (BODILESS.has(c.req.method) ? next() : limit(c, next));
 }
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;

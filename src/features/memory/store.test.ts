@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
 import { type Harness, createHarness } from "../../../test/helpers/harness";
 import { MemoryFullError } from "../../runtime/memory";
-import { HISTORY_SEARCH_WINDOW, createMemoryStore, escapeLike, searchTerms } from "./store";
+import { createMemoryStore, escapeLike, fts5Query, rebuildMemoryIndex, searchTerms } from "./store";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20
@@ -146,22 +146,56 @@ describe("memory store", () => {
     expect(await store.matchingHistory("wiki")).toEqual([]);
   });
 
-  it("searches only the newest HISTORY_SEARCH_WINDOW history entries, so a run's cost stays flat", async () => {
+  it("searches all of HISTORY through the full-text index: the oldest entry is found among thousands", async () => {
     const agentId = await insertAgent(h, orgA);
-    const rows = Array.from({ length: HISTORY_SEARCH_WINDOW + 5 }, (_, i) => ({
-      id: `mem_window_${i}`,
+    const other = await insertAgent(h, orgA);
+    const rows = Array.from({ length: 6000 }, (_, i) => ({
+      id: `mem_fts_${i}`,
       org_id: orgA,
-      agent_id: agentId,
-      conversation_id: null,
-      // The five oldest entries mention a term nothing newer does.
-      content: i < 5 ? `ancient saga number ${i}` : `routine entry ${i}`,
+      // Every third entry belongs to a sibling agent whose entries use the same words.
+      agent_id: i % 3 === 2 ? other : agentId,
+      conversation_id: `conv_${i}`,
+      // The oldest entry mentions a term nothing newer does; every entry mentions "routine".
+      content: i === 0 ? "ancient saga of the founders" : `routine entry ${i}`,
       created_at: T0 + i,
     }));
-    for (let i = 0; i < rows.length; i += 1000) await h.services.db.kysely.insertInto("memory_history").values(rows.slice(i, i + 1000)).execute();
+    for (let i = 0; i < rows.length; i += 500)
+      await h.services.db.kysely
+        .insertInto("memory_history")
+        .values(rows.slice(i, i + 500))
+        .execute();
     const store = createMemoryStore(h.services.db.kysely, orgA, agentId);
+    expect((await store.matchingHistory("ancient saga")).map((e) => e.conversationId)).toEqual(["conv_0"]);
+    expect(await store.search("sagas")).toEqual([]);
+    // A term matches the words it starts (on PostgreSQL: any substring): "found" finds "founders".
+    expect(await store.search("found")).toEqual(["[2026-11-20 history] ancient saga of the founders"]);
+    // Ties on terms matched go to the newest; the sibling's entries never appear.
+    const recent = await store.matchingHistory("routine", 3);
+    expect(recent.map((e) => e.conversationId)).toEqual(["conv_5998", "conv_5997", "conv_5995"]);
+    // More terms matched wins over recency.
+    expect((await store.matchingHistory("routine entry 4321", 1)).map((e) => e.conversationId)).toEqual(["conv_4321"]);
+    // Deleting rows takes them out of the index (the triggers keep it in step).
+    await h.services.db.kysely.deleteFrom("memory_history").where("id", "=", "mem_fts_0").execute();
     expect(await store.matchingHistory("ancient saga")).toEqual([]);
-    const recent = await store.matchingHistory(`routine entry ${HISTORY_SEARCH_WINDOW + 4}`);
-    expect(recent.length).toBeGreaterThan(0);
+    await h.services.db.kysely
+      .updateTable("memory_history")
+      .set({ content: "ancient saga retold" })
+      .where("id", "=", "mem_fts_3")
+      .execute();
+    expect((await store.matchingHistory("saga retold")).map((e) => e.conversationId)).toEqual(["conv_3"]);
+    expect(await store.matchingHistory("routine entry 3", 5).then((r) => r.map((e) => e.conversationId))).not.toContain("conv_3");
+    // Re-indexing from the rows gives the same answers.
+    const before = await store.matchingHistory("routine entry 4321 saga", 5);
+    await rebuildMemoryIndex(h.services.db.kysely, "memory_history");
+    expect(await store.matchingHistory("routine entry 4321 saga", 5)).toEqual(before);
+  });
+
+  it("quotes every term, so a message is never read as full-text query syntax", async () => {
+    expect(fts5Query('agt_"x', ["near", "or", "deployment"])).toBe('scope:"agt""x" AND content:("near"* OR "or"* OR "deploy"*)');
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA));
+    await store.appendNote("NEAR the AND gate, OR not.");
+    expect(await store.search('NEAR( "and" OR* :not ^gate -')).toEqual([expect.stringContaining("NEAR the AND gate")]);
+    expect(await store.matchingHistory('") OR agent_id:*')).toEqual([]);
   });
 
   it("never returns another agent's or another org's memory", async () => {

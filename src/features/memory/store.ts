@@ -1,9 +1,11 @@
 /**
  * The SQL-backed agent memory (DESIGN.md §1): NOTES the agent curates and HISTORY appended after
- * each conversation turn. Search pre-filters rows in SQL (LIKE on lower(content), one OR per term,
- * a capped number of rows) and ranks lines in TypeScript, so both SQLite and PostgreSQL behave alike.
+ * each conversation turn. Search finds candidate rows (on SQLite through the FTS5 index of
+ * migration 0015, where a term matches the words it starts; on PostgreSQL by substring over a
+ * bounded window) and ranks lines in TypeScript (distinct terms contained, then recency), so both
+ * dialects rank alike.
  */
-import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
+import { type Expression, type Kysely, type SqlBool, SqliteAdapter, sql } from "kysely";
 import type { Database } from "../../db/schema";
 import { newId } from "../../lib/ids";
 import { type MemoryHistoryEntry, type MemoryNote, type MemoryStore, MemoryFullError } from "../../runtime/memory";
@@ -30,15 +32,38 @@ export interface MemoryStoreOptions extends Partial<MemoryLimits> {
   now?: () => number;
 }
 
-/** At most this many terms of a query are used: a long chat message must not become a huge SQL OR. */
+/** At most this many terms of a query are used: a long chat message must not become a huge query. */
 const MAX_TERMS = 24;
-/** Rows the SQL pre-filter may return per table before ranking in TypeScript. */
-const MAX_CANDIDATE_ROWS = 1000;
 /**
- * HISTORY grows with every conversation; searching it runs on every chat. Only the newest
- * entries are searched, so a run's cost stays flat however long an agent has been in use.
+ * Rows the full-text index may return per table before ranking in TypeScript: the newest rows
+ * that contain any term. The index finds them without reading the others, so the cost of a
+ * search is bounded by this, not by how much the agent remembers.
  */
-export const HISTORY_SEARCH_WINDOW = 5000;
+const MAX_CANDIDATE_ROWS = 1000;
+/** A run's context needs a handful of entries; fewer candidates keep every run cheap. */
+const MAX_CONTEXT_CANDIDATES = 200;
+
+/**
+ * Candidates for ranking: the newest rows containing every term (they score highest, however old)
+ * and the newest rows containing any. Without the first, a common word would fill the candidates
+ * with recent rows and push out an older row that matches the whole question.
+ */
+async function candidateRows(
+  db: Kysely<Database>,
+  table: "memory_notes" | "memory_history",
+  orgId: string,
+  agentId: string,
+  terms: string[],
+  limit: number,
+) {
+  const any = await matchingRows(db, table, orgId, agentId, terms, limit);
+  if (terms.length < 2 || any.length < limit) return any;
+  const all = await matchingRows(db, table, orgId, agentId, terms, limit, true);
+  const seen = new Set(any.map((r) => r.id));
+  return [...any, ...all.filter((r) => !seen.has(r.id))].sort(
+    (a, b) => Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : -1),
+  );
+}
 
 const STOPWORDS = new Set(
   (
@@ -66,21 +91,105 @@ export function escapeLike(text: string): string {
 }
 
 /**
- * SQL condition: `content` contains any of the terms, case-insensitively. lower() in SQLite folds
- * ASCII only, so terms with other letters also match their upper-case and capitalised forms.
+ * PostgreSQL's condition: `content` contains any (with `all`: every) term, case-insensitively.
+ * lower() may fold ASCII only (the `C` locale), so terms with other letters also match their
+ * upper-case and capitalised forms.
  */
-function containsAnyTerm(terms: string[]): Expression<SqlBool> {
-  const conditions = terms.flatMap((term) => {
+function containsTerms(terms: string[], all: boolean): Expression<SqlBool> {
+  const perTerm = terms.map((term) => {
     const pattern = (t: string) => `%${escapeLike(t)}%`;
-    const list = [sql<SqlBool>`lower(content) like ${pattern(term)} escape '\\'`];
-    if (/[^\x00-\x7f]/.test(term)) {
-      for (const variant of new Set([term.toUpperCase(), term[0].toUpperCase() + term.slice(1)])) {
-        if (variant !== term) list.push(sql<SqlBool>`content like ${pattern(variant)} escape '\\'`);
-      }
-    }
-    return list;
+    const forms = termForms(term).map((form, i) =>
+      i === 0
+        ? sql<SqlBool>`lower(m.content) like ${pattern(form)} escape '\\'`
+        : sql<SqlBool>`m.content like ${pattern(form)} escape '\\'`,
+    );
+    return sql<SqlBool>`(${sql.join(forms, sql` or `)})`;
   });
-  return sql<SqlBool>`(${sql.join(conditions, sql` or `)})`;
+  return sql<SqlBool>`(${sql.join(perTerm, all ? sql` and ` : sql` or `)})`;
+}
+
+/**
+ * On PostgreSQL only the newest entries of HISTORY are searched. A GIN tsvector index was measured
+ * (BENCHMARKS.md): it cannot hand back the newest matches without reading every match, and when a
+ * term is rare the planner walks the agent's rows computing to_tsvector on each (2.3 s at 100,000
+ * entries); a bounded window of substring matches costs a few milliseconds at any size.
+ */
+export const PG_HISTORY_SEARCH_WINDOW = 5000;
+
+/**
+ * The forms of a term to look up. SQLite's FTS5 folds case for all of Unicode; PostgreSQL's
+ * to_tsvector folds with the database's locale, which under `C` leaves non-ASCII letters alone,
+ * so terms with such letters are also looked up upper-cased and capitalised there.
+ */
+function termForms(term: string): string[] {
+  if (!/[^\x00-\x7f]/.test(term)) return [term];
+  return [...new Set([term, term.toUpperCase(), term[0].toUpperCase() + term.slice(1)])];
+}
+
+/** The longest prefix index of the FTS5 tables (migration 0015): longer terms are looked up by their first 6 characters. */
+const FTS5_PREFIX_MAX = 6;
+
+/**
+ * FTS5 query: this agent's rows (its `scope` token, the id without underscores as the migration
+ * indexes it) containing a word that starts with any term (with `all`: every term). A longer term
+ * is looked up by its first characters, which the prefix index answers without merging postings;
+ * ranking then counts only real matches. Terms are letters and digits only (searchTerms), and
+ * every string is quoted, so nothing in a message is read as FTS5 syntax.
+ */
+export function fts5Query(agentId: string, terms: string[], all = false): string {
+  const quote = (text: string) => `"${text.replaceAll('"', '""')}"`;
+  const prefixes = [...new Set(terms.map((t) => [...t].slice(0, FTS5_PREFIX_MAX).join("")))];
+  return `scope:${quote(agentId.replaceAll("_", ""))} AND content:(${prefixes.map((t) => `${quote(t)}*`).join(all ? " AND " : " OR ")})`;
+}
+
+/** Re-indexes one memory table's rows from scratch on SQLite (the FTS5 index is keyed by rowid). */
+export async function rebuildMemoryIndex(db: Kysely<Database>, table: "memory_notes" | "memory_history"): Promise<void> {
+  if (!isSqlite(db)) return;
+  await db.transaction().execute(async (trx) => {
+    await sql`delete from ${sql.id(`${table}_fts`)}`.execute(trx);
+    await sql`insert into ${sql.id(`${table}_fts`)}(rowid, scope, content) select rowid, replace(agent_id, '_', ''), content from ${sql.id(table)}`.execute(
+      trx,
+    );
+  });
+}
+
+const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
+
+/**
+ * Rows of `table` for this agent containing a word that starts with any term (with `all`: every
+ * term), newest first, at most `limit`. SQLite walks the FTS5 index in rowid order (insertion order, which is time order
+ * for memory that is only ever appended or replaced) and stops at `limit`; PostgreSQL uses the GIN
+ * index. Every row is also checked against org and agent in its own table.
+ */
+async function matchingRows(
+  db: Kysely<Database>,
+  table: "memory_notes" | "memory_history",
+  orgId: string,
+  agentId: string,
+  terms: string[],
+  limit: number,
+  all = false,
+): Promise<{ id: string; conversation_id: string | null; content: string; created_at: number }[]> {
+  const conversation = table === "memory_history" ? sql`m.conversation_id` : sql`null`;
+  if (isSqlite(db)) {
+    const fts = sql.id(`${table}_fts`);
+    const { rows } = await sql<{ id: string; conversation_id: string | null; content: string; created_at: number }>`
+      select m.id, ${conversation} as conversation_id, m.content, m.created_at
+      from ${fts} f join ${sql.id(table)} m on m.rowid = f.rowid
+      where ${fts} match ${fts5Query(agentId, terms, all)} and m.org_id = ${orgId} and m.agent_id = ${agentId}
+      order by f.rowid desc limit ${limit}`.execute(db);
+    return rows;
+  }
+  const window =
+    table === "memory_history"
+      ? sql`and m.created_at >= coalesce((select h.created_at from memory_history h where h.org_id = ${orgId} and h.agent_id = ${agentId} order by h.created_at desc limit 1 offset ${PG_HISTORY_SEARCH_WINDOW - 1}), 0)`
+      : sql``;
+  const { rows } = await sql<{ id: string; conversation_id: string | null; content: string; created_at: number }>`
+    select m.id, ${conversation} as conversation_id, m.content, m.created_at
+    from ${sql.id(table)} m
+    where m.org_id = ${orgId} and m.agent_id = ${agentId} ${window} and ${containsTerms(terms, all)}
+    order by m.created_at desc, m.id desc limit ${limit}`.execute(db);
+  return rows;
 }
 
 /** How many distinct terms a text contains (case-insensitive substring match, like the SQL filter). */
@@ -146,24 +255,13 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
   };
 
   /** History rows containing any term, newest first, capped. */
-  const candidateHistory = async (terms: string[]): Promise<MemoryHistoryEntry[]> => {
-    const rows = await db
-      .selectFrom("memory_history")
-      .select(["id", "conversation_id", "content", "created_at"])
-      .where("org_id", "=", orgId)
-      .where("agent_id", "=", agentId)
-      .where(
-        "created_at",
-        ">=",
-        sql<number>`coalesce((select h.created_at from memory_history h where h.org_id = ${orgId} and h.agent_id = ${agentId} order by h.created_at desc limit 1 offset ${HISTORY_SEARCH_WINDOW - 1}), 0)`,
-      )
-      .where(containsAnyTerm(terms))
-      .orderBy("created_at", "desc")
-      .orderBy("id", "desc")
-      .limit(MAX_CANDIDATE_ROWS)
-      .execute();
-    return rows.map((r) => ({ id: r.id, conversationId: r.conversation_id, content: r.content, createdAt: Number(r.created_at) }));
-  };
+  const candidateHistory = async (terms: string[], limit: number): Promise<MemoryHistoryEntry[]> =>
+    (await candidateRows(db, "memory_history", orgId, agentId, terms, limit)).map((r) => ({
+      id: r.id,
+      conversationId: r.conversation_id,
+      content: r.content,
+      createdAt: Number(r.created_at),
+    }));
 
   return {
     limits: Object.freeze({ ...limits }),
@@ -190,18 +288,14 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
         // Nothing to filter by: the whole of NOTES (bounded by the caps) is the useful answer.
         return (await notes()).map((n) => `[${day(n.createdAt)} note] ${n.content}`);
       }
-      const noteRows = await db
-        .selectFrom("memory_notes")
-        .select(["content", "created_at"])
-        .where("org_id", "=", orgId)
-        .where("agent_id", "=", agentId)
-        .where(containsAnyTerm(terms))
-        .orderBy("created_at", "desc")
-        .limit(MAX_CANDIDATE_ROWS)
-        .execute();
+      const noteRows = await candidateRows(db, "memory_notes", orgId, agentId, terms, MAX_CANDIDATE_ROWS);
       const sources = [
         ...noteRows.map((r) => ({ source: "note", content: r.content, createdAt: Number(r.created_at) })),
-        ...(await candidateHistory(terms)).map((h) => ({ source: "history", content: h.content, createdAt: h.createdAt })),
+        ...(await candidateHistory(terms, MAX_CANDIDATE_ROWS)).map((h) => ({
+          source: "history",
+          content: h.content,
+          createdAt: h.createdAt,
+        })),
       ];
       const hits: { line: string; score: number; createdAt: number; order: number }[] = [];
       const seen = new Set<string>();
@@ -223,7 +317,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     async matchingHistory(text, limit = 5) {
       const terms = searchTerms(text);
       if (terms.length === 0) return [];
-      const ranked = (await candidateHistory(terms))
+      const ranked = (await candidateHistory(terms, MAX_CONTEXT_CANDIDATES))
         .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
         .filter((r) => r.score > 0);
       // Candidates arrive newest first, so `order` breaks score ties by recency.
