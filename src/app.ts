@@ -1,3 +1,4 @@
+import { approvalRoutes } from "./features/approvals/routes";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
@@ -113,6 +114,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", memoryRoutes());
   app.route("/", chatRoutes());
   app.route("/", runRoutes());
+  app.route("/", approvalRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());

@@ -16,6 +16,7 @@ import { type Logger, createLogger } from "./lib/logger";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
 import { RunsService } from "./features/runs/service";
+import { ApprovalsService } from "./features/approvals/service";
 import { createAnthropicProvider } from "./runtime/models/anthropic";
 import { ModelDiscovery, localServerOf } from "./runtime/models/discovery";
 import { createOpenAIProvider } from "./runtime/models/openai";
@@ -63,6 +64,8 @@ export interface Services {
   runSlots: RunSlots;
   /** Runs: start (foreground/background), follow, cancel, continue after a crash, dispatch the queue. */
   runs: RunsService;
+  /** Tool approvals: decisions on waiting runs' calls, and the timeout sweep. */
+  approvals: ApprovalsService;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -145,6 +148,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
     { ...config.runs, followPage: 500 },
   );
   await runs.start();
+  const approvals = new ApprovalsService({ db, config, logger, runs });
+  approvals.start();
   return {
     config,
     logger,
@@ -165,6 +170,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     channels: tools.channels,
     runSlots,
     runs,
+    approvals,
     shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -172,6 +178,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     },
     close() {
       closing ??= (async () => {
+        approvals.stop();
         await runs.close();
         discovery.stop();
         await domains.stop();
