@@ -51,7 +51,7 @@ export class ApprovalsService {
       throw errors.conflict("This tool call was already decided.", "toolCallId");
     }
     await this.continueIfDecided(access.orgId, runId);
-    return (await this.deps.runs.get(access, runId)) ?? row;
+    return this.deps.runs.get(access, runId);
   }
 
   /** Counted after this decision was written: of concurrent last decisions at least one sees none left, and the requeue is conditional. */
