@@ -1,3 +1,4 @@
+import { approvalRoutes } from "./features/approvals/routes";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { webhookRoutes } from "./features/webhooks/routes";
 import { scheduleRoutes } from "./features/schedules/routes";
@@ -117,6 +118,7 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", runRoutes());
   app.route("/", webhookRoutes());
   app.route("/", scheduleRoutes());
+  app.route("/", approvalRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());

@@ -60,6 +60,10 @@ export interface Config {
     maxQueuedPerOrg: number;
     /** How long a run's event log is kept after the run ends. */
     eventsRetentionMs: number;
+    /** A tool call waiting for an approval this long is denied (OPENPAW_APPROVAL_TIMEOUT_HOURS, fractions allowed). */
+    approvalTimeoutMs: number;
+    /** How often each gateway looks for approvals past their timeout. */
+    approvalSweepMs: number;
   };
   /** Run webhooks and schedules (DESIGN.md §6). */
   unattended: {
@@ -113,6 +117,13 @@ export function loadConfig(env: Env = process.env): Config {
     if (raw === null) return fallback;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+  const positive = (name: string, fallback: number): number => {
+    const raw = str(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a number > 0, got "${raw}"`);
     return value;
   };
   const bool = (name: string, fallback: boolean): boolean => {
@@ -207,6 +218,8 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: int("OPENPAW_RUN_LEASE_SECONDS", 30, 1) * 1000,
       maxQueuedPerOrg: int("OPENPAW_MAX_QUEUED_RUNS_PER_ORG", 1000, 1),
       eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
+      approvalTimeoutMs: Math.round(positive("OPENPAW_APPROVAL_TIMEOUT_HOURS", 24) * 3_600_000),
+      approvalSweepMs: int("OPENPAW_APPROVAL_SWEEP_SECONDS", 60, 1) * 1000,
     },
     unattended: {
       webhookSweepMs: int("OPENPAW_WEBHOOK_SWEEP_MS", 1_000, 10),

@@ -16,6 +16,8 @@ import { type Logger, createLogger } from "./lib/logger";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
 import { RunsService } from "./features/runs/service";
+import { pendingCallsOf } from "./features/approvals/repository";
+import { ApprovalsService } from "./features/approvals/service";
 import { createAnthropicProvider } from "./runtime/models/anthropic";
 import { ModelDiscovery, localServerOf } from "./runtime/models/discovery";
 import { createOpenAIProvider } from "./runtime/models/openai";
@@ -70,6 +72,8 @@ export interface Services {
   webhooks: WebhookService;
   /** The schedule sweep: each due tick, claimed once across replicas, starts a background run. */
   scheduler: Scheduler;
+  /** Tool approvals: decisions on waiting runs' calls, and the timeout sweep. */
+  approvals: ApprovalsService;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -163,10 +167,14 @@ export async function createServices(config: Config, options: { logger?: Logger 
   });
   // Registered before the runs start: the first sweep may already end runs left by a previous process.
   runs.executor.onRunEnded((trx, run) => webhooks.enqueueRunStatus(trx, run));
+  // `run.requires_action`, written in the transaction that makes the run wait, with its pending calls.
+  runs.executor.onRunWaiting(async (trx, run) => webhooks.enqueueRunStatus(trx, run, (await pendingCallsOf(trx, run.org_id, [run.id])).get(run.id)));
   await runs.start();
   webhooks.start();
   const scheduler = new Scheduler({ db: db.kysely, logger, runs, sweepMs: config.unattended.scheduleSweepMs });
   scheduler.start();
+  const approvals = new ApprovalsService({ db, config, logger, runs });
+  approvals.start();
   return {
     config,
     logger,
@@ -189,6 +197,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     runs,
     webhooks,
     scheduler,
+    approvals,
     shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -197,6 +206,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     close() {
       closing ??= (async () => {
         await scheduler.close();
+        approvals.stop();
         await runs.close();
         await webhooks.close();
         await webhookFetcher.close();

@@ -82,6 +82,8 @@ export interface AgentsTable {
   enabled_tools: string;
   /** JSON object of the user's own. */
   metadata: string;
+  /** JSON array of tool names (or "*") whose calls wait for a person's decision. */
+  approval_required: string;
   created_at: number;
   updated_at: number;
 }
@@ -178,6 +180,25 @@ export interface RunsTable {
   ended_at: number | null;
 }
 
+/** A tool call of a waiting run that needs a person's decision (features/approvals). */
+export interface RunApprovalsTable {
+  run_id: string;
+  tool_call_id: string;
+  org_id: string;
+  tool: string;
+  /** JSON of the call's input, as the model sent it (bounded). */
+  input: string;
+  created_at: number;
+  /** Undecided past this moment: denied by the timeout sweep. */
+  expires_at: number;
+  decided_at: number | null;
+  /** 1 approved, 0 denied; null while pending. */
+  approved: number | null;
+  reason: string | null;
+  /** `key:<id>`, `user:<id>` or `timeout`. */
+  decided_by: string | null;
+}
+
 /** One event of a run's log: `seq` 1, 2, 3, … per run, as sent in SSE `id:` lines. */
 export interface RunEventsTable {
   run_id: string;
@@ -245,6 +266,7 @@ export interface RuntimeTables {
   messages: MessagesTable;
   runs: RunsTable;
   run_events: RunEventsTable;
+  run_approvals: RunApprovalsTable;
   usage_records: UsageRecordsTable;
   memory_notes: MemoryNotesTable;
   memory_history: MemoryHistoryTable;

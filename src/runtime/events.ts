@@ -28,6 +28,11 @@ export type RunEvent =
   | { event: "tool_result"; data: { tool: string; id: string; output: string; isError: boolean } }
   | { event: "error"; data: { error: { type: RunErrorType; message: string } } }
   /**
+   * A tool call that waits for a person's decision (the agent's `approvalRequired`): it has not
+   * run; the run's status becomes `requires_action` once the turn's other calls are done.
+   */
+  | { event: "approval_required"; data: { id: string; tool: string; input: unknown } }
+  /**
    * First event of a continuation after the gateway running the run stopped: `iteration` is the
    * model call it continues with. Text events before it that belong to that step are superseded.
    */

@@ -40,6 +40,23 @@ export interface RunResult extends RunTotals {
   text: string;
   stopReason: StopReason;
   error?: { type: RunErrorType; message: string };
+  /**
+   * Set when the run did not stop but waits: these calls of its last assistant message need a
+   * person's decision (the turn's other calls have run and their results are emitted). The
+   * caller records the wait and continues the run from its recorded state once all are decided;
+   * `stopReason` means nothing then. The turn's tool calls are counted when the turn completes.
+   */
+  awaiting?: ToolCall[];
+}
+
+/**
+ * Which tool calls must wait for a person's decision before they run (features/approvals). The
+ * loop never decides one itself: a call that needs an approval either waits (the run returns
+ * `awaiting`) or, with `refusal` set (a run that cannot wait, e.g. a subagent's), is refused.
+ */
+export interface ApprovalHooks {
+  required(call: ToolCall): boolean;
+  refusal?: string;
 }
 
 /** Reserves quota before each model call and settles it after (see features/billing/quota). */
@@ -67,6 +84,8 @@ export interface ResumeState {
    * `tool_result` event is already in the run's log.
    */
   settled: Map<string, { output: string; isError: boolean; emitted: boolean }>;
+  /** Calls of the last assistant message a person approved: they run now, without asking again. */
+  approved?: Set<string>;
 }
 
 /**
@@ -100,6 +119,7 @@ export interface RunOptions {
   toolOutputChars: number;
   signal: AbortSignal;
   quota?: QuotaHooks;
+  approvals?: ApprovalHooks;
   emit(event: RunEvent): void;
   /** Persists a message that became part of the conversation (user, assistant, tool results). */
   onMessage?(message: ChatMessage): Promise<void>;
@@ -192,10 +212,11 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
       const calls = last.content.filter((b): b is Extract<AssistantBlock, { type: "tool_call" }> => b.type === "tool_call");
       // The run had already answered; only its ending was not recorded.
       if (calls.length === 0) return finish("end_turn");
-      const toolMessage = await runToolCalls(calls, toolsByName, options, totals, state.settled);
-      messages.push(toolMessage);
-      await options.onMessage?.(toolMessage);
+      const turn = await runToolCalls(calls, toolsByName, options, totals, state.settled, state.approved ?? new Set());
       if (signal.aborted) return finish("cancelled");
+      if ("awaiting" in turn) return { ...finish("end_turn"), awaiting: turn.awaiting };
+      messages.push(turn.message);
+      await options.onMessage?.(turn.message);
     }
   }
 
@@ -279,10 +300,11 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
     await options.onMessage?.(assistant);
     if (calls.length === 0) return finish("end_turn");
 
-    const toolMessage = await runToolCalls(calls, toolsByName, options, totals, new Map());
-    messages.push(toolMessage);
-    await options.onMessage?.(toolMessage);
+    const turn = await runToolCalls(calls, toolsByName, options, totals, new Map(), new Set());
     if (signal.aborted) return finish("cancelled");
+    if ("awaiting" in turn) return { ...finish("end_turn"), awaiting: turn.awaiting };
+    messages.push(turn.message);
+    await options.onMessage?.(turn.message);
   }
   return finish("max_iterations");
 }
@@ -301,29 +323,41 @@ function textOf(messages: ChatMessage[]): string {
 /**
  * Runs the tool calls of one assistant turn in parallel (each under its own limit) and returns
  * the tool message with their results in call order. Calls in `settled` are not run: their known
- * result is used (and its `tool_result` emitted unless it already was).
+ * result is used (and its `tool_result` emitted unless it already was). A call that needs an
+ * approval (and was not `approved`) does not run: `approval_required` is emitted for it, the
+ * others run, and the turn returns the calls that wait instead of a message.
  */
 async function runToolCalls(
-  calls: ToolCall[],
+  calls: PendingCall[],
   toolsByName: Map<string, ToolDefinition<any>>,
   options: RunOptions,
   totals: RunTotals,
   settled: ResumeState["settled"],
-): Promise<ChatMessage> {
+  approved: ReadonlySet<string>,
+): Promise<{ message: ChatMessage } | { awaiting: ToolCall[] }> {
   const { emit } = options;
+  const awaiting: ToolCall[] = [];
   const results = await Promise.all(
-    calls.map(async (call): Promise<ToolResultBlock> => {
+    calls.map(async (call): Promise<ToolResultBlock | null> => {
       const known = settled.get(call.id);
       let result: { output: string; isError: boolean };
       if (known) {
         result = known;
         if (!known.emitted) emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: known.output, isError: known.isError } });
+      } else if (needsApproval(call, toolsByName, options) && !approved.has(call.id)) {
+        const refusal = options.approvals?.refusal;
+        if (!refusal) {
+          awaiting.push({ id: call.id, name: call.name, input: call.input });
+          emit({ event: "approval_required", data: { id: call.id, tool: call.name, input: call.input } });
+          return null;
+        }
+        result = { output: refusal, isError: true };
+        emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: true } });
       } else {
         emit({ event: "tool_start", data: { tool: call.name, id: call.id, input: call.input } });
         result = await executeTool(call, toolsByName.get(call.name), options);
         emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: result.isError } });
       }
-      totals.toolCalls++;
       return {
         toolCallId: call.id,
         name: call.name,
@@ -332,7 +366,18 @@ async function runToolCalls(
       };
     }),
   );
-  return { role: "tool", results };
+  if (awaiting.length > 0) return { awaiting };
+  totals.toolCalls += calls.length;
+  return { message: { role: "tool", results: results.filter((r): r is ToolResultBlock => r !== null) } };
+}
+
+/**
+ * Whether a call must wait for a decision. A call that would run nothing (an unknown tool, or an
+ * input refused for its size) gets its error result at once instead: there is nothing to approve.
+ */
+function needsApproval(call: PendingCall, toolsByName: Map<string, ToolDefinition<any>>, options: RunOptions): boolean {
+  if (!options.approvals || call.refused || !toolsByName.has(call.name)) return false;
+  return options.approvals.required(call);
 }
 
 /** Runs one tool call: validates its input, enforces its time limit, and turns failures into error results. */

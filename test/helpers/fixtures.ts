@@ -19,6 +19,7 @@ export async function insertAgentRow(h: Harness, orgId: string, name = "Test age
       max_iterations: 25,
       enabled_tools: "[]",
       metadata: "{}",
+      approval_required: "[]",
       created_at: now,
       updated_at: now,
     })

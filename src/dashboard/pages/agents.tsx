@@ -32,6 +32,7 @@ interface Agent {
   temperature: number;
   maxIterations: number;
   enabledTools: string[];
+  approvalRequired: string[];
   unavailableTools: Array<{ name: string; reason: string }>;
   metadata: Record<string, unknown>;
   skills: SkillSummary[];
@@ -54,6 +55,7 @@ function agentBody(form: Record<string, unknown>): { body: Record<string, unknow
     model: field(form, "model"),
     maxIterations: Number(field(form, "maxIterations") || 25),
     enabledTools: fields(form, "enabledTools"),
+    approvalRequired: fields(form, "approvalRequired"),
   };
   const temperature = field(form, "temperature").trim();
   if (temperature !== "") body.temperature = Number(temperature);
@@ -85,6 +87,7 @@ function AgentForm(props: {
 }) {
   const a = props.agent;
   const enabled = new Set(a.enabledTools ?? ["memory_read", "memory_write"]);
+  const approval = new Set(a.approvalRequired ?? []);
   return (
     <form method="post" action={props.action} class="stack">
       <fieldset disabled={props.readOnly}>
@@ -129,6 +132,19 @@ function AgentForm(props: {
               <input type="checkbox" name="enabledTools" value={t.name} checked={enabled.has(t.name)} />
               <code>{t.name}</code> <span class={`badge tier-${t.tier}`}>{t.tier}</span>
               {t.reason ? <span class="muted small"> — {t.reason}</span> : null}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset class="tools">
+          <legend>
+            Needs approval <span class="muted">(a person approves or denies each call before it runs; only enabled tools)</span>
+          </legend>
+          <label class="check">
+            <input type="checkbox" name="approvalRequired" value="*" checked={approval.has("*")} /> <strong>every tool</strong>
+          </label>
+          {props.tools.map((t) => (
+            <label class="check">
+              <input type="checkbox" name="approvalRequired" value={t.name} checked={approval.has(t.name)} /> <code>{t.name}</code>
             </label>
           ))}
         </fieldset>

@@ -96,6 +96,7 @@ export function registerRunPages(app: Dashboard, api: ApiApp) {
               </select>
             </label>
             <button type="submit">Filter</button>
+            <a href={`${base}/runs?status=requires_action`}>Waiting for a decision</a>
           </form>
           <table aria-label="Runs">
             <thead>
@@ -128,6 +129,12 @@ export function registerRunPages(app: Dashboard, api: ApiApp) {
                   <td>{names.get(r.agentId) ?? r.agentId}</td>
                   <td>
                     <StatusBadge status={r.status} />
+                    {r.status === "requires_action" && r.pendingApprovals.length ? (
+                      <span class="small" data-waiting>
+                        {" "}
+                        waiting for a decision: {r.pendingApprovals.map((p) => p.tool).join(", ")}
+                      </span>
+                    ) : null}
                   </td>
                   <td class="num">{fmt.int(r.tokens)}</td>
                   <td class="num">{fmt.usd(r.cost)}</td>

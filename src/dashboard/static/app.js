@@ -82,6 +82,54 @@ function toolCard(name, input) {
   return card;
 }
 
+/**
+ * A call that waits for a person (the agent's approvalRequired): its tool and input, with
+ * Approve / Deny and a reason. The decision goes to the approvals route; the run's stream then
+ * carries on by itself.
+ */
+function approvalCard(org, runId, data) {
+  const card = el("div", "tool approval");
+  card.dataset.toolCall = data.id;
+  const state = el("span", "muted small state", "waiting for a decision");
+  const head = el("p");
+  head.append(el("strong", "", "Approval needed: "), el("span", "tool-name", data.tool), " ", state);
+  const reason = el("input");
+  reason.type = "text";
+  reason.name = "reason";
+  reason.maxLength = 2000;
+  reason.placeholder = "Reason (optional, given to the model when denied)";
+  const approve = el("button", "", "Approve");
+  const deny = el("button", "secondary", "Deny");
+  approve.type = deny.type = "button";
+  approve.dataset.approve = "true";
+  deny.dataset.approve = "false";
+  const row = el("div", "row");
+  row.append(reason, approve, deny);
+  card.append(head, el("p", "small muted", "Input"), el("pre", "", pretty(data.input)), row);
+  const decide = async (yes) => {
+    approve.disabled = deny.disabled = reason.disabled = true;
+    const body = { toolCallId: data.id, approve: yes };
+    if (reason.value.trim()) body.reason = reason.value.trim();
+    const res = await fetch(`/v1/orgs/${encodeURIComponent(org)}/runs/${encodeURIComponent(runId)}/approvals`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body),
+    }).catch(() => null);
+    if (res?.ok) {
+      state.textContent = yes ? "approved" : "denied";
+      return;
+    }
+    const failure = await res?.json().catch(() => null);
+    state.textContent = failure?.error?.message || "The decision failed.";
+    // Already decided elsewhere (409): nothing more to do here.
+    if (res?.status !== 409) approve.disabled = deny.disabled = reason.disabled = false;
+  };
+  approve.onclick = () => decide(true);
+  deny.onclick = () => decide(false);
+  return card;
+}
+
 /** Parses SSE frames out of a growing buffer; returns the unparsed tail. `id` is the event's seq. */
 function parseFrames(buffer, onEvent) {
   let index;
@@ -171,6 +219,9 @@ async function renderRun(first, org, runId, reply, transcript) {
       // A gateway took the run over: the text of the step it cut is superseded by what follows.
       text?.remove();
       text = null;
+    } else if (name === "approval_required") {
+      text = null;
+      reply.append(approvalCard(org, runId, data));
     } else if (name === "tool_start") {
       text = null;
       const card = toolCard(data.tool, data.input);

@@ -8,6 +8,7 @@ import * as m0006mc from "./0006_mcp_channels";
 import * as m0007di from "./0007_deletion_indexes";
 import * as m0008 from "./0008_durable_runs";
 import * as m0011 from "./0011_compatible_surfaces";
+import * as m0012 from "./0012_approvals";
 import * as m0013 from "./0013_webhooks_schedules";
 import * as m0015 from "./0015_fulltext";
 
@@ -27,6 +28,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0007_deletion_indexes": m0007di,
   "0008_durable_runs": { up: (db) => m0008.up(db, dialect), down: m0008.down },
   "0011_compatible_surfaces": m0011,
+  "0012_approvals": m0012,
   "0013_webhooks_schedules": m0013,
   "0015_fulltext": { up: (db) => m0015.up(db, dialect), down: (db) => m0015.down(db, dialect) },
 });

@@ -46,6 +46,8 @@ describe("agents", () => {
       description: null,
       unavailableTools: [],
       metadata: {},
+      // DESIGN.md §6: agents gain approvalRequired, default [].
+      approvalRequired: [],
       skills: [],
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updatedAt: res.body.createdAt,

@@ -56,7 +56,7 @@ export function insertAgentWithinLimit(db: Kysely<Database>, agent: AgentsTable,
 
 /** The columns a PATCH may change. */
 export type AgentChanges = Partial<
-  Pick<AgentsTable, "name" | "description" | "system_prompt" | "model" | "temperature" | "max_iterations" | "enabled_tools" | "metadata">
+  Pick<AgentsTable, "name" | "description" | "system_prompt" | "model" | "temperature" | "max_iterations" | "enabled_tools" | "metadata" | "approval_required">
 >;
 
 /** Applies a partial update and returns the row after it; undefined when the org has no such agent. */

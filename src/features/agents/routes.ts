@@ -88,6 +88,23 @@ async function requireModel(c: Context<AppEnv>, id: string): Promise<ModelInfo> 
   return model;
 }
 
+/**
+ * `approvalRequired` as stored: each entry "*" or one of the agent's enabled tools (a 400 naming
+ * `approvalRequired[i]` otherwise), duplicates removed.
+ */
+function approvalRequiredOf(names: string[], enabledTools: string[]): string {
+  const enabled = new Set(enabledTools);
+  names.forEach((name, i) => {
+    if (name !== "*" && !enabled.has(name)) {
+      throw errors.invalid(
+        `"${name}" is not one of the agent's tools (enabledTools: ${enabledTools.length ? enabledTools.join(", ") : "none"}); use a tool name or "*".`,
+        `approvalRequired[${i}]`,
+      );
+    }
+  });
+  return JSON.stringify([...new Set(names)]);
+}
+
 /** An agent the caller may see, or 404 (another org's agent, or one outside a restricted key's list). */
 export async function requireVisibleAgent(c: Context<AppEnv>, access: OrgAccess, agentId: string): Promise<AgentsTable> {
   const agent = canSeeAgent(access, agentId) ? await findAgent(c.var.services.db.kysely, access.orgId, agentId) : undefined;
@@ -106,6 +123,7 @@ export function agentRoutes() {
     const body = c.req.valid("json");
     const model = await requireModel(c, body.model);
     const plan = await planOfOrg(services.db.kysely, services.plans, access.orgId);
+    const approvalRequired = approvalRequiredOf(body.approvalRequired, body.enabledTools);
     const now = Date.now();
     const agent: AgentsTable = {
       id: newId("ag"),
@@ -118,6 +136,7 @@ export function agentRoutes() {
       max_iterations: body.maxIterations,
       enabled_tools: JSON.stringify([...new Set(body.enabledTools)]),
       metadata: JSON.stringify(body.metadata),
+      approval_required: approvalRequired,
       created_at: now,
       updated_at: now,
     };
@@ -158,6 +177,11 @@ export function agentRoutes() {
     if (body.maxIterations !== undefined) changes.max_iterations = body.maxIterations;
     if (body.enabledTools !== undefined) changes.enabled_tools = JSON.stringify([...new Set(body.enabledTools)]);
     if (body.metadata !== undefined) changes.metadata = JSON.stringify(body.metadata);
+    if (body.approvalRequired !== undefined || body.enabledTools !== undefined) {
+      // Checked against the tools the agent has after this change: disabling a tool that needs an approval is refused until the approval list drops it too.
+      const tools = JSON.parse(changes.enabled_tools ?? agent.enabled_tools) as string[];
+      changes.approval_required = approvalRequiredOf(body.approvalRequired ?? (JSON.parse(agent.approval_required) as string[]), tools);
+    }
     const db = services.db.kysely;
     let updated = agent;
     if (Object.keys(changes).length > 0) {

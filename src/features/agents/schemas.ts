@@ -18,6 +18,15 @@ const ToolName = z.string().refine(isToolName, {
   error: (issue) => `Unknown tool "${String(issue.input)}". Known tools: ${TOOL_NAMES.join(", ")}.`,
 });
 const EnabledTools = z.array(ToolName).max(TOOL_NAMES.length * 4);
+/**
+ * Tools whose calls wait for a person's decision (DESIGN.md §6): names of the agent's tools, or
+ * "*" for every tool. Checked against the agent's `enabledTools` by the routes (the body alone
+ * does not know them on PATCH).
+ */
+const ApprovalRequired = z
+  .array(z.string().min(1).max(100))
+  .max(TOOL_NAMES.length * 4)
+  .openapi({ description: 'Tool names of the agent (or "*" for all) whose calls wait for an approval; default []' });
 const Metadata = z
   .record(z.string().min(1).max(100), z.unknown())
   .superRefine((value, ctx) => {
@@ -38,6 +47,7 @@ export const CreateAgentBody = z
     maxIterations: MaxIterations.default(25),
     enabledTools: EnabledTools.default([]).openapi({ description: "Tool names; duplicates are removed" }),
     metadata: Metadata.default({}),
+    approvalRequired: ApprovalRequired.default([]),
   })
   .openapi("CreateAgentRequest");
 
@@ -52,6 +62,7 @@ export const UpdateAgentBody = z
     maxIterations: MaxIterations.optional(),
     enabledTools: EnabledTools.optional(),
     metadata: Metadata.optional().openapi({ description: "Replaces the whole object" }),
+    approvalRequired: ApprovalRequired.optional(),
   })
   .openapi("UpdateAgentRequest");
 
@@ -73,6 +84,7 @@ export const AgentSchema = z
       .array(z.object({ name: z.string(), reason: z.string() }))
       .openapi({ description: "Enabled tools this org's plan or this deployment does not offer; never used at run time" }),
     metadata: z.record(z.string(), z.unknown()),
+    approvalRequired: z.array(z.string()),
     skills: z.array(SkillSummarySchema),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -23,6 +23,7 @@ export function serializeAgent(agent: AgentsTable, plan: Plan, skills: SkillSumm
     enabledTools,
     unavailableTools: unavailableTools(enabledTools, plan.toolTier, plan.name, deploymentUnavailable),
     metadata: JSON.parse(agent.metadata) as Record<string, unknown>,
+    approvalRequired: JSON.parse(agent.approval_required) as string[],
     skills,
     createdAt: iso(agent.created_at),
     updatedAt: iso(agent.updated_at),

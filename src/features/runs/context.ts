@@ -21,7 +21,9 @@ import { findConversation, insertConversation, loadMessages } from "../conversat
 import { createMemoryStore } from "../memory/store";
 import { findOrg } from "../orgs/repository";
 import { listAgentSkills } from "../skills/repository";
-import { recordedToolResults } from "./event-log";
+import { approvalRequiredFor, deniedResult } from "../approvals/policy";
+import { approvalsOfCalls } from "../approvals/repository";
+import { recordedToolResults, startedToolCalls } from "./event-log";
 import { totalsOf } from "./repository";
 
 /** Output tokens asked of one model call; also the worst case reserved against the quota. */
@@ -171,7 +173,7 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
   const history = fitHistory(earlier, Math.max(0, budget));
   // Once recorded, the prelude is among the run's own messages: a continuation finds it there.
   const start: RunStart =
-    own.length === 0 ? { kind: "new", userMessage: row.input, userContext, prelude } : { kind: "resume", state: await resumeStateOf(deps, row, own) };
+    own.length === 0 ? { kind: "new", userMessage: row.input, userContext, prelude } : { kind: "resume", state: await resumeStateOf(deps, row, own, approvalRequiredFor(JSON.parse(agent.approval_required) as string[])) };
 
   self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 } };
   return self;
@@ -182,19 +184,38 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
  * its last assistant message (if they have no results message yet) what must not run again: a
  * result recorded in the event log before the cut, or else the note that the call was
  * interrupted and may or may not have taken effect. Nothing that started is run twice.
+ *
+ * Calls that needed an approval: a denied one gets the denial (with its reason) as its result;
+ * an approved one runs now (unless it had started already: then it was interrupted like any
+ * other); one never asked about (the run was cut before its wait was recorded) never started, so
+ * it is asked again.
  */
-async function resumeStateOf(deps: Pick<RunDeps, "db">, row: RunsTable, own: ChatMessage[]): Promise<ResumeState> {
+async function resumeStateOf(deps: Pick<RunDeps, "db">, row: RunsTable, own: ChatMessage[], needsApproval: (call: { name: string }) => boolean): Promise<ResumeState> {
   const settled: ResumeState["settled"] = new Map();
+  const approved = new Set<string>();
   const last = own.at(-1);
   if (last?.role === "assistant") {
-    const ids = last.content.flatMap((b) => (b.type === "tool_call" ? [b.id] : []));
-    const recorded = await recordedToolResults(deps.db.kysely, row.org_id, row.id, ids);
-    for (const id of ids) {
-      const result = recorded.get(id);
-      settled.set(id, result ? { ...result, emitted: true } : { output: INTERRUPTED_TOOL_RESULT, isError: true, emitted: false });
+    const calls = last.content.flatMap((b) => (b.type === "tool_call" ? [b] : []));
+    const ids = calls.map((c) => c.id);
+    const db = deps.db.kysely;
+    const [recorded, approvals, started] = await Promise.all([
+      recordedToolResults(db, row.org_id, row.id, ids),
+      approvalsOfCalls(db, row.org_id, row.id, ids),
+      startedToolCalls(db, row.org_id, row.id, ids),
+    ]);
+    const interrupted = { output: INTERRUPTED_TOOL_RESULT, isError: true, emitted: false };
+    for (const call of calls) {
+      const result = recorded.get(call.id);
+      const approval = approvals.get(call.id);
+      if (result) settled.set(call.id, { ...result, emitted: true });
+      else if (started.has(call.id)) settled.set(call.id, interrupted);
+      else if (approval?.approved === 1) approved.add(call.id);
+      else if (approval?.approved === 0) settled.set(call.id, { output: deniedResult(approval.reason), isError: true, emitted: false });
+      else if (!approval && !needsApproval(call)) settled.set(call.id, interrupted);
+      // Otherwise it waits (again) for a decision: it never ran.
     }
   }
-  return { messages: own, totals: totalsOf(row), settled };
+  return { messages: own, totals: totalsOf(row), settled, approved };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * How runs end, in one place: the status of a stop reason, the figures of `done`, and the one
- * transaction that ends a run and records it (row, last events, usage record, ended hooks).
+ * transaction that ends a run and records it (row, last events, usage record, ended hooks); and
+ * the one transaction that makes a run wait for approvals (`requires_action`, with its hooks).
  * Used by the executor and by the paths that end runs nobody executes (cancelled while queued or
  * waiting, interrupted after their gateway died).
  */
@@ -12,13 +13,17 @@ import { addUsage } from "../../runtime/models/retry";
 import { type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { insertUsageRecord } from "../usage/repository";
 import { writeRunEvents } from "./event-log";
-import { type RunEnding, endRun } from "./repository";
+import { type PendingCall, insertPendingApprovals } from "../approvals/repository";
+import { type RunEnding, endRun, suspendRun } from "./repository";
 import { usageRecordOf } from "./usage-record";
 
 export const statusOf = (stop: StopReason): RunStatus => (stop === "end_turn" ? "completed" : stop);
 
 /** Called in the transaction that ends a run (e.g. to enqueue its webhooks with it). */
 export type RunEndedHook = (trx: Transaction<Database>, run: RunsTable) => Promise<void>;
+
+/** Called in the transaction that makes a run wait for approvals (e.g. a `run.requires_action` webhook); `run` is the row as it then is. */
+export type RunWaitingHook = (trx: Transaction<Database>, run: RunsTable) => Promise<void>;
 
 /** The `done` event's figures; they include the subagents' usage (each also has its own usage record). */
 export function doneData(
@@ -80,6 +85,34 @@ export async function endRunRecorded(
     if (hooks.length > 0) {
       const ended = await trx.selectFrom("runs").selectAll().where("org_id", "=", row.org_id).where("id", "=", row.id).executeTakeFirstOrThrow();
       for (const hook of hooks) await hook(trx, ended);
+    }
+    return true;
+  });
+}
+
+/**
+ * The one place a run becomes `requires_action`: in one transaction its row (conditionally on
+ * `owner` still holding it: false, changing nothing, otherwise), its remaining events, the calls
+ * it waits for, and the waiting hooks. The run keeps no lease and no slot while it waits.
+ */
+export async function suspendRunRecorded(
+  db: Kysely<Database>,
+  row: RunsTable,
+  owner: string,
+  totals: RunTotals,
+  events: SequencedEvent[],
+  lastEventSeq: number,
+  calls: PendingCall[],
+  timing: { now: number; expiresAt: number },
+  hooks: readonly RunWaitingHook[],
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    if (!(await suspendRun(trx, row.org_id, row.id, owner, totals, lastEventSeq, timing.now))) return false;
+    await writeRunEvents(trx, row.org_id, row.id, events, timing.now);
+    await insertPendingApprovals(trx, row.org_id, row.id, calls, timing.now, timing.expiresAt);
+    if (hooks.length > 0) {
+      const waiting = await trx.selectFrom("runs").selectAll().where("org_id", "=", row.org_id).where("id", "=", row.id).executeTakeFirstOrThrow();
+      for (const hook of hooks) await hook(trx, waiting);
     }
     return true;
   });

@@ -57,6 +57,24 @@ export async function recordedToolResults(
   return out;
 }
 
+/** Which of some tool calls have a `tool_start` logged: they began running (a call waiting for an approval has none). */
+export async function startedToolCalls(db: Executor, orgId: string, runId: string, toolCallIds: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (toolCallIds.length === 0) return out;
+  const rows = await db
+    .selectFrom("run_events")
+    .select("data")
+    .where("org_id", "=", orgId)
+    .where("run_id", "=", runId)
+    .where("event", "=", "tool_start")
+    .execute();
+  for (const row of rows) {
+    const id = (JSON.parse(row.data) as { id: string }).id;
+    if (toolCallIds.includes(id)) out.add(id);
+  }
+  return out;
+}
+
 /**
  * Cross-tenant on purpose (the retention sweep): removes the event logs of runs that ended
  * before `endedBefore`, a batch at a time, and marks those runs so the events route answers 410.

@@ -7,6 +7,11 @@
  * after this one stalled) stops at once and writes nothing more. At shutdown a background run is
  * handed off: its events are flushed and its lease released, so a live gateway (or this one after
  * the restart) continues it; a foreground run is cancelled (its client is going away too).
+ *
+ * A run whose model asks for tools that need a person's approval stops executing here once the
+ * turn's other calls are done: it is recorded as `requires_action` (see `suspendRunRecorded`),
+ * gives up its lease and slots, and continues from its recorded state on whichever gateway
+ * claims it after the decisions (features/approvals).
  */
 import { hostname } from "node:os";
 import type { RunsTable } from "../../db/schema";
@@ -19,7 +24,8 @@ import { MessageAppender, touchConversation } from "../conversations/repository"
 import { createMemoryStore } from "../memory/store";
 import type { RunBus } from "./bus";
 import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
-import { type RunEndedHook, closingEvents, endRunRecorded, statusOf } from "./ending";
+import { SUBAGENT_APPROVAL_REFUSAL, approvalRequiredFor } from "../approvals/policy";
+import { type RunEndedHook, type RunWaitingHook, closingEvents, endRunRecorded, statusOf, suspendRunRecorded } from "./ending";
 import { RunEventSink } from "./event-log";
 import { type RunEnding, saveRunProgress } from "./repository";
 
@@ -53,6 +59,8 @@ export class RunExecutor {
   private readonly active = new Map<string, ActiveRun>();
   /** Work done in the transaction that ends a run (see `onRunEnded`). */
   readonly endedHooks: RunEndedHook[] = [];
+  /** Work done in the transaction that makes a run wait for approvals (see `onRunWaiting`). */
+  readonly waitingHooks: RunWaitingHook[] = [];
   private closing = false;
 
   constructor(
@@ -63,6 +71,11 @@ export class RunExecutor {
   /** Registers work done in the transaction that ends a run. */
   onRunEnded(hook: RunEndedHook): void {
     this.endedHooks.push(hook);
+  }
+
+  /** Registers work done in the transaction that makes a run `requires_action` (e.g. a `run.requires_action` webhook). */
+  onRunWaiting(hook: RunWaitingHook): void {
+    this.waitingHooks.push(hook);
   }
 
   /** Runs executing on this gateway. */
@@ -95,7 +108,7 @@ export class RunExecutor {
   /**
    * Executes a run this gateway holds to its end, then records the ending, its last events and its
    * usage in one transaction. Returns the loop's result, or null when the run stopped here without
-   * ending (lease lost or handed off). Never throws.
+   * ending (lease lost, handed off, or waiting for approvals). Never throws.
    */
   async execute(run: ExecutableRun, options: ExecuteOptions): Promise<RunResult | null> {
     const { row, access } = run;
@@ -162,6 +175,11 @@ export class RunExecutor {
             reserveCall: (input, maxOutput) => this.deps.quota.reserveCall(orgId, input, maxOutput),
             settle: (reserved, actual) => this.deps.quota.settle(orgId, reserved, actual),
           },
+          // A subagent's run cannot wait: its parent's tool call is running (and holds the slot).
+          approvals: {
+            required: approvalRequiredFor(JSON.parse(run.agent.approval_required) as string[]),
+            refusal: row.parent_run_id ? SUBAGENT_APPROVAL_REFUSAL : undefined,
+          },
           emit,
           // A run that stops here without ending must not record a half step: the next gateway continues from the last whole one.
           onMessage: async (message) => {
@@ -193,6 +211,10 @@ export class RunExecutor {
     try {
       if (active.detached) {
         await this.detach(active, sink);
+        return null;
+      }
+      if (result.awaiting) {
+        await this.suspend(run, result, sink);
         return null;
       }
       await this.finish(run, result, sink, options);
@@ -239,6 +261,38 @@ export class RunExecutor {
       .execute()
       .catch((error) => this.deps.logger.warn("releasing a run's lease failed; it lapses by itself", { runId: active.row.id, error }));
     this.deps.logger.info("run handed off", { runId: active.row.id });
+  }
+
+  /**
+   * Records that the run waits for approvals: its row (`requires_action`, no lease), its last
+   * events and the pending calls in one transaction. Its slots were released already; nothing
+   * of it stays on this gateway.
+   */
+  private async suspend(run: ExecutableRun, result: RunResult, sink: RunEventSink): Promise<void> {
+    const { db, logger, bus, config } = this.deps;
+    const { row } = run;
+    const rest = await sink.takeRest();
+    const now = Date.now();
+    try {
+      const recorded = await suspendRunRecorded(
+        db.kysely,
+        row,
+        this.owner,
+        result,
+        rest,
+        sink.seq,
+        result.awaiting ?? [],
+        { now, expiresAt: now + config.runs.approvalTimeoutMs },
+        this.waitingHooks,
+      );
+      if (!recorded) logger.warn("a run that waits for approvals was no longer held here", { runId: row.id });
+    } catch (error) {
+      // The row still says "running": once its lease lapses the sweep continues it, and the calls are asked again.
+      logger.error("recording that a run waits for approvals failed", { runId: row.id, error });
+    }
+    this.active.get(row.id)?.tail.push(...rest);
+    bus.publish({ kind: "events", runId: row.id, seq: sink.seq });
+    await touchConversation(db.kysely, row.org_id, row.conversation_id, now).catch(() => {});
   }
 
   /**

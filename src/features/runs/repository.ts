@@ -205,6 +205,36 @@ export async function endRun(
 }
 
 /**
+ * Makes a run this owner holds wait for decisions (`requires_action`): its lease is given up (a
+ * waiting run is executed nowhere), its counters saved, and it becomes durable (`background`), so
+ * it continues once decided whether or not the client that started it is still there. False when
+ * the run is no longer this owner's.
+ */
+export async function suspendRun(db: Executor, orgId: string, runId: string, owner: string, totals: RunTotals, lastEventSeq: number, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("runs")
+    .set({ ...countersOf(totals), status: "requires_action", background: 1, last_event_seq: lastEventSeq, lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId)
+    .where("status", "=", "running")
+    .where("lease_owner", "=", owner)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** A waiting run whose calls are all decided goes back to the queue (any gateway continues it); false when it no longer waits. */
+export async function requeueWaitingRun(db: Executor, orgId: string, runId: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable("runs")
+    .set({ status: "queued", updated_at: now })
+    .where("org_id", "=", orgId)
+    .where("id", "=", runId)
+    .where("status", "=", "requires_action")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
  * Cross-tenant on purpose (the sweep of every gateway): running runs whose lease lapsed, i.e.
  * whose gateway died or lost the database for longer than a lease.
  */

@@ -38,6 +38,8 @@ import {
 import { closingEvents, endRunRecorded } from "./ending";
 import { pruneRunEvents, readRunEvents } from "./event-log";
 import { RunExecutor } from "./executor";
+import { type RunObject, serializeRun } from "./serialize";
+import { pendingCallsOf } from "../approvals/repository";
 import {
   type RunFilter,
   claimRun,
@@ -50,6 +52,7 @@ import {
   isLive,
   listRuns,
   requestCancel,
+  requeueWaitingRun,
   runningOwners,
   totalsOf,
 } from "./repository";
@@ -137,9 +140,22 @@ export class RunsService {
       return {
         row,
         execute: async (listener, signal) => {
-          const result = await this.executor.execute(run, { listener, signal, release });
-          // Null only when the run was taken over elsewhere; this caller's stream ends with what it saw.
-          return result ?? { ...totalsOf(row), text: "", stopReason: "cancelled" };
+          let seen = 0;
+          let text = "";
+          const relay = (event: SequencedEvent) => {
+            seen = event.seq;
+            if (event.event === "text") text += event.data.text;
+            listener(event);
+          };
+          const result = await this.executor.execute(run, { listener: relay, signal, release });
+          if (result) return result;
+          // It stopped here without ending: waiting for approvals (then it is durable and continues
+          // on any gateway once decided), or taken over elsewhere. The caller keeps receiving its
+          // events until it ends or the caller leaves; leaving no longer cancels it.
+          for await (const event of this.follow(row, seen, signal)) relay(event);
+          const now = (await findRun(this.deps.db.kysely, access.orgId, row.id)) ?? row;
+          const error = now.error ? (JSON.parse(now.error) as RunResult["error"]) : undefined;
+          return { ...totalsOf(now), text, stopReason: (now.stop_reason as RunResult["stopReason"] | null) ?? "cancelled", error };
         },
       };
     } catch (error) {
@@ -492,6 +508,31 @@ export class RunsService {
   }
 
   // ── reading, following, cancelling ────────────────────────────────────────────────────────
+
+  /** Runs as the API returns them, with their pending approvals (one query, whatever the count). */
+  async views(orgId: string, rows: RunsTable[]): Promise<RunObject[]> {
+    const waiting = rows.filter((r) => r.status === "requires_action").map((r) => r.id);
+    const pending = await pendingCallsOf(this.deps.db.kysely, orgId, waiting);
+    return rows.map((row) => serializeRun(row, pending.get(row.id) ?? []));
+  }
+
+  async view(row: RunsTable): Promise<RunObject> {
+    return (await this.views(row.org_id, [row]))[0];
+  }
+
+  /**
+   * A waiting run whose calls are all decided goes back to the queue and starts here if a slot is
+   * free (else on whichever gateway's dispatch gets to it first). False when it no longer waits.
+   */
+  async continueWaiting(orgId: string, runId: string): Promise<boolean> {
+    const db = this.deps.db.kysely;
+    if (!(await requeueWaitingRun(db, orgId, runId, Date.now()))) return false;
+    const row = await findRun(db, orgId, runId);
+    if (row?.status === "queued") {
+      await this.tryStartQueued(row).catch((error) => this.deps.logger.warn("continuing a decided run failed; it stays queued", { runId, error }));
+    }
+    return true;
+  }
 
   /** A run the principal may see, or 404. */
   async get(access: OrgAccess, runId: string): Promise<RunsTable> {

@@ -217,7 +217,7 @@ describe("usage records", () => {
     const now = Date.now();
     await h.services.db.kysely
       .insertInto("agents")
-      .values({ id: "ag_two", org_id: a.orgId, name: "two", description: null, system_prompt: "", model: "claude-sonnet-4-20250514", temperature: 0.7, max_iterations: 25, enabled_tools: "[]", metadata: "{}", created_at: now, updated_at: now })
+      .values({ id: "ag_two", org_id: a.orgId, name: "two", description: null, system_prompt: "", model: "claude-sonnet-4-20250514", temperature: 0.7, max_iterations: 25, enabled_tools: "[]", metadata: "{}", approval_required: "[]", created_at: now, updated_at: now })
       .execute();
     const restricted = await h.createKey(a, { scopes: ["read"], agentIds: ["ag_two"] });
     const res = await list("?limit=200", { key: restricted.key });
@@ -274,6 +274,7 @@ describe("usage summary", () => {
         max_iterations: 5,
         enabled_tools: "[]",
         metadata: "{}",
+        approval_required: "[]",
         created_at: now,
         updated_at: now,
       })

@@ -202,6 +202,33 @@ describe("webhooks: endpoints, signed at-least-once delivery from the outbox", (
     expect(payload).toMatchObject({ type: "run.failed", data: { run: { id: run.id, status: "error", error: { type: "provider_error" } } } });
   });
 
+  it("run.requires_action when a run starts waiting for an approval, with its pending calls", async () => {
+    const hook = await createEndpoint(a, { url: `${receiver.url}/waiting`, events: ["run.requires_action"] });
+    const gated = await h.request("POST", `/v1/orgs/${a.orgId}/agents`, {
+      cookie: a.cookie,
+      body: { name: "Careful", model: SONNET, enabledTools: ["memory_write"], approvalRequired: ["memory_write"] },
+    });
+    expect(gated.status, gated.text).toBe(201);
+    fake.enqueue({ toolCalls: [{ id: "toolu_wh1", name: "memory_write", input: { content: "remember this" } }] });
+    const started = await h.request("POST", `/v1/agent/${gated.body.id}/chat`, { cookie: a.cookie, body: { message: "Note it", background: true } });
+    expect(started.status, started.text).toBe(202);
+    let run: any;
+    for (let i = 0; i < 200 && run?.status !== "requires_action"; i++) {
+      await sleep(25);
+      run = (await h.request("GET", `/v1/orgs/${a.orgId}/runs/${started.body.id}`, { cookie: a.cookie })).body;
+    }
+    expect(run.status).toBe("requires_action");
+    await h.services.webhooks.deliverDue();
+    expect(receiver.received).toHaveLength(1);
+    const payload = verify(hook.secret, receiver.received[0]);
+    expect(payload).toMatchObject({
+      type: "run.requires_action",
+      data: { run: { id: run.id, status: "requires_action", pendingApprovals: [{ toolCallId: "toolu_wh1", tool: "memory_write", input: { content: "remember this" } }] } },
+    });
+    const cancelled = await h.request("POST", `/v1/orgs/${a.orgId}/runs/${run.id}/cancel`, { cookie: a.cookie, body: {} });
+    expect(cancelled.status).toBe(200);
+  });
+
   it("after a rotation signs with the new and the old secret for 24 h", async () => {
     const { id, secret: old } = await createEndpoint(a, { url: `${receiver.url}/rotate`, events: ["run.completed"] });
     const rotated = await h.request("POST", `${base(a)}/${id}/rotate-secret`, { cookie: a.cookie });

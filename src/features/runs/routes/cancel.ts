@@ -3,7 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { ErrorSchema, commonErrors, jsonResponse } from "../../../http/openapi";
-import { RunSchema, serializeRun } from "../serialize";
+import { RunSchema } from "../serialize";
 import { RunParams, tags } from "./schemas";
 
 const route = createRoute({
@@ -28,6 +28,6 @@ export function cancelRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { runId } = c.req.valid("param");
     const row = await c.var.services.runs.cancel(c.var.access, runId);
-    return c.json(serializeRun(row), 200);
+    return c.json(await c.var.services.runs.view(row), 200);
   });
 }

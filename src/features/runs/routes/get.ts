@@ -3,7 +3,7 @@ import { orgAccess, requireAuth } from "../../../http/auth";
 import { commonErrors, jsonResponse } from "../../../http/openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
-import { RunSchema, serializeRun } from "../serialize";
+import { RunSchema } from "../serialize";
 import { RunParams, tags } from "./schemas";
 
 const route = createRoute({
@@ -21,6 +21,6 @@ export function getRun(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { runId } = c.req.valid("param");
     const row = await c.var.services.runs.get(c.var.access, runId);
-    return c.json(serializeRun(row), 200);
+    return c.json(await c.var.services.runs.view(row), 200);
   });
 }

@@ -3,7 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { OrgIdParam, PaginationQuery, commonErrors, jsonResponse, paginated } from "../../../http/openapi";
-import { RunSchema, RunStatusSchema, serializeRun } from "../serialize";
+import { RunSchema, RunStatusSchema } from "../serialize";
 import { tags } from "./schemas";
 
 const route = createRoute({
@@ -35,6 +35,6 @@ export function listRuns(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { page, limit, agentId, conversationId, status } = c.req.valid("query");
     const { rows, total } = await c.var.services.runs.list(c.var.access, { agentId, conversationId, status }, page, limit);
-    return c.json(paginated(rows.map((r) => serializeRun(r)), page, limit, total), 200);
+    return c.json(paginated(await c.var.services.runs.views(c.var.access.orgId, rows), page, limit, total), 200);
   });
 }
