@@ -26,6 +26,7 @@ import { usageRoutes } from "./features/usage/routes";
 import type { AppEnv } from "./http/context";
 import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
+import { idempotency } from "./http/idempotency";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { SECURITY_SCHEMES, validationError } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
@@ -98,6 +99,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use("/v1/*", (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)));
   app.use("/v1/*", requireJsonContentType(nonJsonBodies));
   app.use("/v1/*", csrfOriginCheck(services.config.publicUrl));
+  const idempotent = idempotency({ store: services.idempotency, skip: isUploadPath });
+  app.use("/v1/*", idempotent);
+  app.use("/openai/*", idempotent);
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());

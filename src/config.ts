@@ -61,6 +61,8 @@ export interface Config {
     /** How long a run's event log is kept after the run ends. */
     eventsRetentionMs: number;
   };
+  /** How long an `Idempotency-Key` replays its first response (OPENPAW_IDEMPOTENCY_TTL_HOURS). */
+  idempotencyTtlMs: number;
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
@@ -201,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueuedPerOrg: int("OPENPAW_MAX_QUEUED_RUNS_PER_ORG", 1000, 1),
       eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
     },
+    idempotencyTtlMs: int("OPENPAW_IDEMPOTENCY_TTL_HOURS", 24, 1) * 3_600_000,
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,

@@ -9,6 +9,7 @@ import { DbQuotaService, type QuotaService } from "./features/billing/quota";
 import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
 import { OperatorService } from "./features/operator/service";
+import { IdempotencyStore } from "./http/idempotency";
 import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { InvalidationBus } from "./lib/invalidation";
@@ -63,6 +64,8 @@ export interface Services {
   runSlots: RunSlots;
   /** Runs: start (foreground/background), follow, cancel, continue after a crash, dispatch the queue. */
   runs: RunsService;
+  /** POST responses kept per Idempotency-Key (README "Idempotency"), pruned as they expire. */
+  idempotency: IdempotencyStore;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -145,6 +148,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
     { ...config.runs, followPage: 500 },
   );
   await runs.start();
+  // A claim with no response for 10 minutes is a gateway that died mid-request (the longest
+  // foreground chat is bounded well below that by the runtime's limits).
+  const idempotency = new IdempotencyStore(db.kysely, { ttlMs: config.idempotencyTtlMs, abandonedMs: 600_000 });
+  idempotency.start(600_000, (error) => logger.warn("idempotency prune failed", { error }));
   return {
     config,
     logger,
@@ -166,6 +173,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     runSlots,
     runs,
     shutdown,
+    idempotency,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
       authByEmail: createRateLimiter({ redis, name: "auth-email", points: 10, durationSeconds: 60 }),
@@ -173,6 +181,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     close() {
       closing ??= (async () => {
         await runs.close();
+        idempotency.stop();
         discovery.stop();
         await domains.stop();
         invalidation.stop();

@@ -380,6 +380,30 @@ export interface CompatibleSurfaceTables {
   openai_responses: OpenAiResponsesTable;
 }
 
-export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables, IntegrationTables, CompatibleSurfaceTables {}
+/** A POST's Idempotency-Key (migration 0014): its request's hash and the sealed first response. */
+export interface IdempotencyRequestsTable {
+  /** sha256 of the principal, the org and the key: the key itself is never stored. */
+  id: string;
+  /** sha256 of method, path and body: the same key with another request is refused. */
+  request_hash: string;
+  state: "running" | "done" | "stream";
+  /** AES-GCM under a key derived from the Idempotency-Key: status, replayed headers, body. */
+  response: string | null;
+  created_at: number;
+}
+
+export interface HttpTables {
+  idempotency_requests: IdempotencyRequestsTable;
+}
+
+export interface Database
+  extends FoundationTables,
+    AgentTables,
+    RuntimeTables,
+    DomainTables,
+    BillingTables,
+    IntegrationTables,
+    CompatibleSurfaceTables,
+    HttpTables {}
 
 export type { Generated };
