@@ -63,6 +63,13 @@ export interface Config {
   };
   /** How long an `Idempotency-Key` replays its first response (OPENPAW_IDEMPOTENCY_TTL_HOURS). */
   idempotencyTtlMs: number;
+  /** Request rate limits per API key and per org, from the plan table (README "Rate limits"). */
+  rateLimits: {
+    /** OPENPAW_RATE_LIMITS=false turns them off (e.g. a gateway behind a proxy that limits). */
+    enabled: boolean;
+    /** Length of the fixed window the plan's limits count in (OPENPAW_RATE_LIMIT_WINDOW_SECONDS). */
+    windowSeconds: number;
+  };
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
@@ -204,6 +211,10 @@ export function loadConfig(env: Env = process.env): Config {
       eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
     },
     idempotencyTtlMs: int("OPENPAW_IDEMPOTENCY_TTL_HOURS", 24, 1) * 3_600_000,
+    rateLimits: {
+      enabled: bool("OPENPAW_RATE_LIMITS", true),
+      windowSeconds: int("OPENPAW_RATE_LIMIT_WINDOW_SECONDS", 60, 1),
+    },
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,

@@ -10,7 +10,7 @@ import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
 import { OperatorService } from "./features/operator/service";
 import { IdempotencyStore } from "./http/idempotency";
-import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
+import { type RateLimiter, type WindowCounter, createRateLimiter, createWindowCounter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { InvalidationBus } from "./lib/invalidation";
 import { type Logger, createLogger } from "./lib/logger";
@@ -71,6 +71,8 @@ export interface Services {
     authByIp: RateLimiter;
     /** Login attempts per email address. */
     authByEmail: RateLimiter;
+    /** API requests per key and per org in OPENPAW_RATE_LIMIT_WINDOW_SECONDS windows (null when OPENPAW_RATE_LIMITS=false). */
+    requests: WindowCounter | null;
   };
   /** Aborted when a graceful shutdown's grace period is over: running chats cancel and record usage. */
   shutdown: AbortController;
@@ -177,6 +179,9 @@ export async function createServices(config: Config, options: { logger?: Logger 
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
       authByEmail: createRateLimiter({ redis, name: "auth-email", points: 10, durationSeconds: 60 }),
+      requests: config.rateLimits.enabled
+        ? createWindowCounter({ redis, name: "requests", durationSeconds: config.rateLimits.windowSeconds })
+        : null,
     },
     close() {
       closing ??= (async () => {

@@ -19,6 +19,12 @@ export interface Plan {
   maxConcurrentRuns: number;
   /** Sandbox workspace size in bytes (Pro tools). */
   workspaceBytes: number;
+  /**
+   * API requests per rate-limit window (OPENPAW_RATE_LIMIT_WINDOW_SECONDS) per API key and per
+   * org; null = no limit. Optional in OPENPAW_PLANS_FILE, where a plan without them is unlimited.
+   */
+  rateLimitPerKey: number | null;
+  rateLimitPerOrg: number | null;
 }
 
 const PlanSchema = z.strictObject({
@@ -31,16 +37,18 @@ const PlanSchema = z.strictObject({
   maxAgents: z.number().int().min(1).nullable(),
   maxConcurrentRuns: z.number().int().min(1),
   workspaceBytes: z.number().int().min(0),
+  rateLimitPerKey: z.number().int().min(1).nullable().default(null),
+  rateLimitPerOrg: z.number().int().min(1).nullable().default(null),
 });
 
 const MiB = 1024 * 1024;
 
 /** Built-in plans. Self-hosters usually set OPENPAW_DEFAULT_PLAN=unlimited. */
 export const BUILT_IN_PLANS: Plan[] = [
-  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0 },
-  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB },
-  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB },
-  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB },
+  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0, rateLimitPerKey: 600, rateLimitPerOrg: 1200 },
+  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB, rateLimitPerKey: 3000, rateLimitPerOrg: 6000 },
+  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB, rateLimitPerKey: 12_000, rateLimitPerOrg: 30_000 },
+  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB, rateLimitPerKey: null, rateLimitPerOrg: null },
 ];
 
 /** The plan table: built-ins, with entries of OPENPAW_PLANS_FILE (a JSON array) added or replacing by id. */
