@@ -28,6 +28,7 @@ import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
 import { idempotency } from "./http/idempotency";
 import { requestLimits } from "./http/request-limits";
+import { httpMetrics } from "./http/metrics";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { SECURITY_SCHEMES, validationError } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
@@ -91,6 +92,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use("*", requestId);
+  const { metrics } = services.telemetry;
+  if (metrics) app.use("*", httpMetrics({ metrics }));
   app.use("*", securityHeaders);
   app.use("*", accessLog);
   // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.

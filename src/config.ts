@@ -78,6 +78,8 @@ export interface Config {
     trustProxy: boolean;
     /** Serve GET /internal/diagnostics (event-loop delay, memory) to loopback clients only; for benchmarks. */
     diagnostics: boolean;
+    /** Measure and serve GET /metrics (Prometheus text) to loopback clients only (OPENPAW_METRICS). */
+    metrics: boolean;
   };
   limits: {
     /** Largest accepted request body, in bytes. */
@@ -220,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,
       trustProxy: bool("OPENPAW_TRUST_PROXY", false),
       diagnostics: bool("OPENPAW_DIAGNOSTICS", false),
+      metrics: bool("OPENPAW_METRICS", false),
     },
     limits: {
       maxBodyBytes: int("OPENPAW_MAX_BODY_BYTES", 1_048_576, 1024),

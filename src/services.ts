@@ -14,6 +14,8 @@ import { type RateLimiter, type WindowCounter, createRateLimiter, createWindowCo
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { InvalidationBus } from "./lib/invalidation";
 import { type Logger, createLogger } from "./lib/logger";
+import { type Metrics, createMetrics } from "./lib/metrics";
+import { Telemetry } from "./lib/telemetry";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
 import { RunsService } from "./features/runs/service";
@@ -64,6 +66,8 @@ export interface Services {
   runSlots: RunSlots;
   /** Runs: start (foreground/background), follow, cancel, continue after a crash, dispatch the queue. */
   runs: RunsService;
+  /** Metrics (OPENPAW_METRICS) and traces (OTEL_EXPORTER_OTLP_ENDPOINT) of requests, runs, model and tool calls. */
+  telemetry: Telemetry;
   /** POST responses kept per Idempotency-Key (README "Idempotency"), pruned as they expire. */
   idempotency: IdempotencyStore;
   limits: {
@@ -144,7 +148,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
   setMaxListeners(0, shutdown.signal);
   let closing: Promise<void> | null = null;
   const runSlots = redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots();
-  const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots };
+  const metrics = config.security.metrics ? createMetrics({ onError: (error) => logger.warn("metrics source failed", { error }) }) : null;
+  if (metrics) registerGauges(metrics, db);
+  const telemetry = new Telemetry(metrics);
+  const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots, telemetry };
   const runs = new RunsService(
     { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
     { ...config.runs, followPage: 500 },
@@ -175,6 +182,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     runSlots,
     runs,
     shutdown,
+    telemetry,
     idempotency,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -199,6 +207,45 @@ export async function createServices(config: Config, options: { logger?: Logger 
       return closing;
     },
   };
+}
+
+/**
+ * Gauges read from the database at scrape time (the same figures on every replica: they describe
+ * the deployment): runs not yet ended by status (queued = the background queue's depth), and this
+ * gateway's connection pool. Features with a backlog of their own add one with `metrics.gauge`.
+ */
+function registerGauges(metrics: Metrics, db: Db): void {
+  metrics.gauge(
+    "openpaw_runs_open",
+    "Runs not yet ended, by status (queued: background runs waiting for a slot).",
+    async () => {
+      const rows = await db.kysely
+        .selectFrom("runs")
+        .select((eb) => ["status", eb.fn.countAll<number>().as("n")])
+        .where("status", "in", ["queued", "running", "requires_action"])
+        .groupBy("status")
+        .execute();
+      const out: Record<string, number> = { queued: 0, running: 0, requires_action: 0 };
+      for (const row of rows) out[row.status] = Number(row.n);
+      return out;
+    },
+    "status",
+  );
+  metrics.gauge("openpaw_background_queue_depth", "Background runs waiting for a concurrency slot.", async () => {
+    const row = await db.kysely.selectFrom("runs").select((eb) => eb.fn.countAll<number>().as("n")).where("status", "=", "queued").executeTakeFirst();
+    return Number(row?.n ?? 0);
+  });
+  if (db.poolStats()) {
+    metrics.gauge(
+      "openpaw_db_pool_connections",
+      "Database pool connections of this gateway: size (max), total, idle, in use, and requests waiting for one.",
+      async () => {
+        const p = db.poolStats() as NonNullable<ReturnType<Db["poolStats"]>>;
+        return { size: p.size, total: p.total, idle: p.idle, in_use: p.total - p.idle, waiting: p.waiting };
+      },
+      "state",
+    );
+  }
 }
 
 /** Live run signals between gateways: Redis when configured, else PostgreSQL LISTEN/NOTIFY, else in process. */
