@@ -29,6 +29,7 @@ import { hostRouting } from "./http/host-routing";
 import { idempotency } from "./http/idempotency";
 import { requestLimits } from "./http/request-limits";
 import { httpMetrics } from "./http/metrics";
+import { requestTracing } from "./http/tracing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { SECURITY_SCHEMES, validationError } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
@@ -92,8 +93,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use("*", requestId);
-  const { metrics } = services.telemetry;
+  const { metrics, tracing } = services.telemetry;
   if (metrics) app.use("*", httpMetrics({ metrics }));
+  if (tracing) app.use("*", requestTracing({ tracing }));
   app.use("*", securityHeaders);
   app.use("*", accessLog);
   // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.

@@ -63,6 +63,11 @@ export interface Config {
   };
   /** How long an `Idempotency-Key` replays its first response (OPENPAW_IDEMPOTENCY_TTL_HOURS). */
   idempotencyTtlMs: number;
+  /**
+   * OpenTelemetry traces (README "Tracing"), on when OTEL_EXPORTER_OTLP_ENDPOINT (or
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: the OTLP/HTTP URL spans are sent to.
+   */
+  tracing: { tracesUrl: string; serviceName: string } | null;
   /** Request rate limits per API key and per org, from the plan table (README "Rate limits"). */
   rateLimits: {
     /** OPENPAW_RATE_LIMITS=false turns them off (e.g. a gateway behind a proxy that limits). */
@@ -213,6 +218,15 @@ export function loadConfig(env: Env = process.env): Config {
       eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
     },
     idempotencyTtlMs: int("OPENPAW_IDEMPOTENCY_TTL_HOURS", 24, 1) * 3_600_000,
+    tracing: (() => {
+      // The standard variables: the traces endpoint as it is, or the base endpoint + /v1/traces.
+      const traces = str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+      const base = str("OTEL_EXPORTER_OTLP_ENDPOINT");
+      const tracesUrl = traces ?? (base ? `${base.replace(/\/+$/, "")}/v1/traces` : null);
+      if (!tracesUrl) return null;
+      if (!/^https?:\/\//.test(tracesUrl)) throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${tracesUrl}"`);
+      return { tracesUrl, serviceName: str("OTEL_SERVICE_NAME") ?? "openpaw" };
+    })(),
     rateLimits: {
       enabled: bool("OPENPAW_RATE_LIMITS", true),
       windowSeconds: int("OPENPAW_RATE_LIMIT_WINDOW_SECONDS", 60, 1),

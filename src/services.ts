@@ -150,7 +150,9 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const runSlots = redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots();
   const metrics = config.security.metrics ? createMetrics({ onError: (error) => logger.warn("metrics source failed", { error }) }) : null;
   if (metrics) registerGauges(metrics, db);
-  const telemetry = new Telemetry(metrics);
+  // Loaded only when configured: without an endpoint the OpenTelemetry SDK is not even imported.
+  const tracing = config.tracing ? (await import("./lib/tracing")).createTracing(config.tracing) : null;
+  const telemetry = new Telemetry(metrics, tracing);
   const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots, telemetry };
   const runs = new RunsService(
     { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
@@ -202,6 +204,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
         await tools.close();
         await apiKeys.flush().catch((error) => logger.warn("api key flush at shutdown failed", { error }));
         redis?.disconnect();
+        await tracing?.shutdown().catch((error) => logger.warn("sending the last spans failed", { error }));
         await db.close();
       })();
       return closing;

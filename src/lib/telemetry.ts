@@ -1,5 +1,6 @@
 import type { RunObserver } from "../runtime/observer";
 import type { Metrics } from "./metrics";
+import type { Tracing } from "./tracing";
 
 /** What a run's instruments need to know of it. */
 export interface RunInfo {
@@ -32,9 +33,9 @@ export class Telemetry {
 
   constructor(
     readonly metrics: Metrics | null,
-    extra: RunInstrument[] = [],
+    readonly tracing: Tracing | null = null,
   ) {
-    this.instruments = [...extra];
+    this.instruments = tracing ? [tracing] : [];
     if (metrics) this.instruments.push({ startRun: () => ({ observer: metrics.observer, end: ({ status }) => metrics.runEnded(status) }) });
   }
 
