@@ -15,6 +15,7 @@ import { registerMemberPages } from "./pages/members";
 import { registerMemoryPages } from "./pages/memory";
 import { registerOperatorPages } from "./pages/operator";
 import { registerPlaygroundPages } from "./pages/playground";
+import { registerRunPages } from "./pages/runs";
 import { registerSkillPages } from "./pages/skills";
 import { registerToolPages } from "./pages/tools";
 import { registerUsagePages } from "./pages/usage";
@@ -148,6 +149,7 @@ export function dashboardRoutes(api: ApiApp) {
   registerAccountPages(app, api);
   registerAgentPages(app, api);
   registerPlaygroundPages(app, api);
+  registerRunPages(app, api);
   registerMemoryPages(app, api);
   registerSkillPages(app, api);
   registerKeyPages(app, api);

@@ -87,6 +87,7 @@ function sections(view: OrgView): Section[] {
   return [
     { href: `${base}/agents`, label: "Agents", show: true },
     { href: `${base}/playground`, label: "Playground", show: view.can("chat") },
+    { href: `${base}/runs`, label: "Runs", show: true },
     { href: `${base}/skills`, label: "Skills", show: true },
     { href: `${base}/api-keys`, label: "API keys", show: view.can("admin") },
     { href: `${base}/usage`, label: "Usage", show: true },
