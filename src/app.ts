@@ -29,6 +29,10 @@ import { usageRoutes } from "./features/usage/routes";
 import type { AppEnv } from "./http/context";
 import { ApiError, errorEnvelope, errors } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
+import { idempotency } from "./http/idempotency";
+import { requestLimits } from "./http/request-limits";
+import { httpMetrics } from "./http/metrics";
+import { requestTracing } from "./http/tracing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
 import { SECURITY_SCHEMES, validationError } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
@@ -92,6 +96,9 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     await next();
   });
   app.use("*", requestId);
+  const { metrics, tracing } = services.telemetry;
+  if (metrics) app.use("*", httpMetrics({ metrics }));
+  if (tracing) app.use("*", requestTracing({ tracing }));
   app.use("*", securityHeaders);
   app.use("*", accessLog);
   // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.
@@ -101,6 +108,20 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.use("/v1/*", (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)));
   app.use("/v1/*", requireJsonContentType(nonJsonBodies));
   app.use("/v1/*", csrfOriginCheck(services.config.publicUrl));
+  // Limits before idempotency: a refused request claims no key.
+  if (services.limits.requests) {
+    const limited = requestLimits({
+      counter: services.limits.requests,
+      limitsOf: async (orgId) => {
+        const plan = await services.quota.planOf(orgId);
+        return { perKey: plan.rateLimitPerKey, perOrg: plan.rateLimitPerOrg };
+      },
+    });
+    for (const path of ["/v1/*", "/openai/*", "/mcp"]) app.use(path, limited);
+  }
+  const idempotent = idempotency({ store: services.idempotency, skip: isUploadPath });
+  app.use("/v1/*", idempotent);
+  app.use("/openai/*", idempotent);
 
   app.route("/", healthRoutes());
   app.route("/", authRoutes());

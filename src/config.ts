@@ -72,6 +72,20 @@ export interface Config {
     /** How often each gateway looks for schedules whose tick is due. */
     scheduleSweepMs: number;
   };
+  /** How long an `Idempotency-Key` replays its first response (OPENPAW_IDEMPOTENCY_TTL_HOURS). */
+  idempotencyTtlMs: number;
+  /**
+   * OpenTelemetry traces (README "Tracing"), on when OTEL_EXPORTER_OTLP_ENDPOINT (or
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set: the OTLP/HTTP URL spans are sent to.
+   */
+  tracing: { tracesUrl: string; serviceName: string } | null;
+  /** Request rate limits per API key and per org, from the plan table (README "Rate limits"). */
+  rateLimits: {
+    /** OPENPAW_RATE_LIMITS=false turns them off (e.g. a gateway behind a proxy that limits). */
+    enabled: boolean;
+    /** Length of the fixed window the plan's limits count in (OPENPAW_RATE_LIMIT_WINDOW_SECONDS). */
+    windowSeconds: number;
+  };
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
@@ -80,6 +94,8 @@ export interface Config {
     trustProxy: boolean;
     /** Serve GET /internal/diagnostics (event-loop delay, memory) to loopback clients only; for benchmarks. */
     diagnostics: boolean;
+    /** Measure and serve GET /metrics (Prometheus text) to loopback clients only (OPENPAW_METRICS). */
+    metrics: boolean;
   };
   limits: {
     /** Largest accepted request body, in bytes. */
@@ -225,11 +241,26 @@ export function loadConfig(env: Env = process.env): Config {
       webhookSweepMs: int("OPENPAW_WEBHOOK_SWEEP_MS", 1_000, 10),
       scheduleSweepMs: int("OPENPAW_SCHEDULE_SWEEP_MS", 15_000, 10),
     },
+    idempotencyTtlMs: int("OPENPAW_IDEMPOTENCY_TTL_HOURS", 24, 1) * 3_600_000,
+    tracing: (() => {
+      // The standard variables: the traces endpoint as it is, or the base endpoint + /v1/traces.
+      const traces = str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+      const base = str("OTEL_EXPORTER_OTLP_ENDPOINT");
+      const tracesUrl = traces ?? (base ? `${base.replace(/\/+$/, "")}/v1/traces` : null);
+      if (!tracesUrl) return null;
+      if (!/^https?:\/\//.test(tracesUrl)) throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${tracesUrl}"`);
+      return { tracesUrl, serviceName: str("OTEL_SERVICE_NAME") ?? "openpaw" };
+    })(),
+    rateLimits: {
+      enabled: bool("OPENPAW_RATE_LIMITS", true),
+      windowSeconds: int("OPENPAW_RATE_LIMIT_WINDOW_SECONDS", 60, 1),
+    },
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,
       trustProxy: bool("OPENPAW_TRUST_PROXY", false),
       diagnostics: bool("OPENPAW_DIAGNOSTICS", false),
+      metrics: bool("OPENPAW_METRICS", false),
     },
     limits: {
       maxBodyBytes: int("OPENPAW_MAX_BODY_BYTES", 1_048_576, 1024),

@@ -48,6 +48,12 @@ function closingIfBodyUnread(response: Response, incoming: IncomingMessage | und
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
+/** True when the request came from this machine (the socket's peer, not a forwarded header). */
+function isLoopback(env: unknown): boolean {
+  const remote = (env as { incoming?: { socket?: { remoteAddress?: string } } }).incoming?.socket?.remoteAddress ?? "";
+  return /^(127\.|::1$|::ffff:127\.)/.test(remote);
+}
+
 export interface RunningServer {
   port: number;
   url: string;
@@ -72,11 +78,16 @@ export async function startServer(services: Services, options: { port?: number; 
     const s = createAdaptorServer(
       {
         fetch: async (request, env) => {
+          const { metrics } = services.telemetry;
+          if (metrics && request.method === "GET" && new URL(request.url).pathname === "/metrics") {
+            // Opt-in (OPENPAW_METRICS) and, like diagnostics, only to the machine itself: a
+            // Prometheus agent or a sidecar on the host scrapes it; the public never sees it.
+            if (isLoopback(env)) return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
+          }
           if (diagnostics && request.url.includes("/internal/diagnostics")) {
             const url = new URL(request.url);
             // Opt-in, and only to the machine itself: it is for benchmarks, not the public.
-            const remote = (env as { incoming?: { socket?: { remoteAddress?: string } } }).incoming?.socket?.remoteAddress ?? "";
-            if (url.pathname === "/internal/diagnostics" && /^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+            if (url.pathname === "/internal/diagnostics" && isLoopback(env)) {
               return Response.json(diagnostics.snapshot(url.searchParams.has("reset")));
             }
           }

@@ -9,10 +9,13 @@ import { DbQuotaService, type QuotaService } from "./features/billing/quota";
 import { BillingService } from "./features/billing/service";
 import { DomainService } from "./features/domains/service";
 import { OperatorService } from "./features/operator/service";
-import { type RateLimiter, createRateLimiter } from "./http/rate-limit";
+import { IdempotencyStore } from "./http/idempotency";
+import { type RateLimiter, type WindowCounter, createRateLimiter, createWindowCounter } from "./http/rate-limit";
 import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/catalogue";
 import { InvalidationBus } from "./lib/invalidation";
 import { type Logger, createLogger } from "./lib/logger";
+import { type Metrics, createMetrics } from "./lib/metrics";
+import { Telemetry } from "./lib/telemetry";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
 import { RunsService } from "./features/runs/service";
@@ -74,11 +77,17 @@ export interface Services {
   scheduler: Scheduler;
   /** Tool approvals: decisions on waiting runs' calls, and the timeout sweep. */
   approvals: ApprovalsService;
+  /** Metrics (OPENPAW_METRICS) and traces (OTEL_EXPORTER_OTLP_ENDPOINT) of requests, runs, model and tool calls. */
+  telemetry: Telemetry;
+  /** POST responses kept per Idempotency-Key (README "Idempotency"), pruned as they expire. */
+  idempotency: IdempotencyStore;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
     /** Login attempts per email address. */
     authByEmail: RateLimiter;
+    /** API requests per key and per org in OPENPAW_RATE_LIMIT_WINDOW_SECONDS windows (null when OPENPAW_RATE_LIMITS=false). */
+    requests: WindowCounter | null;
   };
   /** Aborted when a graceful shutdown's grace period is over: running chats cancel and record usage. */
   shutdown: AbortController;
@@ -150,7 +159,12 @@ export async function createServices(config: Config, options: { logger?: Logger 
   setMaxListeners(0, shutdown.signal);
   let closing: Promise<void> | null = null;
   const runSlots = redis ? createRedisRunSlots(redis, { logger }) : createMemoryRunSlots();
-  const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots };
+  const metrics = config.security.metrics ? createMetrics({ onError: (error) => logger.warn("metrics source failed", { error }) }) : null;
+  if (metrics) registerGauges(metrics, db);
+  // Loaded only when configured: without an endpoint the OpenTelemetry SDK is not even imported.
+  const tracing = config.tracing ? (await import("./lib/tracing")).createTracing(config.tracing) : null;
+  const telemetry = new Telemetry(metrics, tracing);
+  const partial = { config, logger, db, plans, quota, models, providers, tools: tools.registry, mcp: tools.mcp, runSlots, telemetry };
   const runs = new RunsService(
     { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
     { ...config.runs, followPage: 500 },
@@ -175,6 +189,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
   scheduler.start();
   const approvals = new ApprovalsService({ db, config, logger, runs });
   approvals.start();
+  // A claim with no response for 10 minutes is a gateway that died mid-request (the longest
+  // foreground chat is bounded well below that by the runtime's limits).
+  const idempotency = new IdempotencyStore(db.kysely, { ttlMs: config.idempotencyTtlMs, abandonedMs: 600_000 });
+  idempotency.start(600_000, (error) => logger.warn("idempotency prune failed", { error }));
   return {
     config,
     logger,
@@ -199,9 +217,14 @@ export async function createServices(config: Config, options: { logger?: Logger 
     scheduler,
     approvals,
     shutdown,
+    telemetry,
+    idempotency,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
       authByEmail: createRateLimiter({ redis, name: "auth-email", points: 10, durationSeconds: 60 }),
+      requests: config.rateLimits.enabled
+        ? createWindowCounter({ redis, name: "requests", durationSeconds: config.rateLimits.windowSeconds })
+        : null,
     },
     close() {
       closing ??= (async () => {
@@ -210,6 +233,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
         await runs.close();
         await webhooks.close();
         await webhookFetcher.close();
+        idempotency.stop();
         discovery.stop();
         await domains.stop();
         invalidation.stop();
@@ -217,11 +241,59 @@ export async function createServices(config: Config, options: { logger?: Logger 
         await tools.close();
         await apiKeys.flush().catch((error) => logger.warn("api key flush at shutdown failed", { error }));
         redis?.disconnect();
+        await tracing?.shutdown().catch((error) => logger.warn("sending the last spans failed", { error }));
         await db.close();
       })();
       return closing;
     },
   };
+}
+
+/**
+ * Gauges read from the database at scrape time (the same figures on every replica: they describe
+ * the deployment): runs not yet ended by status (queued = the background queue's depth), and this
+ * gateway's connection pool. Features with a backlog of their own add one with `metrics.gauge`.
+ */
+function registerGauges(metrics: Metrics, db: Db): void {
+  metrics.gauge(
+    "openpaw_runs_open",
+    "Runs not yet ended, by status (queued: background runs waiting for a slot).",
+    async () => {
+      const rows = await db.kysely
+        .selectFrom("runs")
+        .select((eb) => ["status", eb.fn.countAll<number>().as("n")])
+        .where("status", "in", ["queued", "running", "requires_action"])
+        .groupBy("status")
+        .execute();
+      const out: Record<string, number> = { queued: 0, running: 0, requires_action: 0 };
+      for (const row of rows) out[row.status] = Number(row.n);
+      return out;
+    },
+    "status",
+  );
+  metrics.gauge("openpaw_background_queue_depth", "Background runs waiting for a concurrency slot.", async () => {
+    const row = await db.kysely.selectFrom("runs").select((eb) => eb.fn.countAll<number>().as("n")).where("status", "=", "queued").executeTakeFirst();
+    return Number(row?.n ?? 0);
+  });
+  metrics.gauge("openpaw_webhook_deliveries_pending", "Webhook deliveries not yet delivered or given up (the outbox backlog).", async () => {
+    const row = await db.kysely
+      .selectFrom("webhook_deliveries")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("status", "=", "pending")
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  });
+  if (db.poolStats()) {
+    metrics.gauge(
+      "openpaw_db_pool_connections",
+      "Database pool connections of this gateway: size (max), total, idle, in use, and requests waiting for one.",
+      async () => {
+        const p = db.poolStats() as NonNullable<ReturnType<Db["poolStats"]>>;
+        return { size: p.size, total: p.total, idle: p.idle, in_use: p.total - p.idle, waiting: p.waiting };
+      },
+      "state",
+    );
+  }
 }
 
 /** Live run signals between gateways: Redis when configured, else PostgreSQL LISTEN/NOTIFY, else in process. */

@@ -13,6 +13,8 @@ export interface Db {
   dialect: Dialect;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
+  /** Connections of the pool (PostgreSQL) for metrics; SQLite has one connection and no pool. */
+  poolStats(): { size: number; total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       ping: async () => {
         await sql`select 1`.execute(kysely);
       },
+      poolStats: () => null,
       close: () => kysely.destroy(),
     };
   }
@@ -107,6 +110,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     ping: async () => {
       await sql`select 1`.execute(kysely);
     },
+    poolStats: () => ({ size: options.poolSize ?? 10, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => kysely.destroy(),
   };
 }

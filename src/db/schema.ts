@@ -493,6 +493,22 @@ export interface UnattendedTables {
   schedule_ticks: ScheduleTicksTable;
 }
 
+/** A POST's Idempotency-Key (migration 0014): its request's hash and the sealed first response. */
+export interface IdempotencyRequestsTable {
+  /** sha256 of the principal, the org and the key: the key itself is never stored. */
+  id: string;
+  /** sha256 of method, path and body: the same key with another request is refused. */
+  request_hash: string;
+  state: "running" | "done" | "stream";
+  /** AES-GCM under a key derived from the Idempotency-Key: status, replayed headers, body. */
+  response: string | null;
+  created_at: number;
+}
+
+export interface HttpTables {
+  idempotency_requests: IdempotencyRequestsTable;
+}
+
 export interface Database
   extends FoundationTables,
     AgentTables,
@@ -501,6 +517,7 @@ export interface Database
     BillingTables,
     IntegrationTables,
     CompatibleSurfaceTables,
-    UnattendedTables {}
+    UnattendedTables,
+    HttpTables {}
 
 export type { Generated };

@@ -15,10 +15,25 @@ export const SESSION_COOKIE = "openpaw_session";
  * never echoes what was sent. On an active custom domain the principal must belong to that
  * domain's org (see requireHostOrg).
  */
-export async function authenticate(c: Context<AppEnv>): Promise<Principal | null> {
-  const principal = await presentedPrincipal(c);
-  if (principal) await requireHostOrg(c, principal);
-  return principal;
+export function authenticate(c: Context<AppEnv>): Promise<Principal | null> {
+  // Once per request: the rate limits and idempotency ahead of the routes need the caller too.
+  let pending = c.get("authentication");
+  if (!pending) {
+    pending = presentedPrincipal(c).then(async (principal) => {
+      if (principal) await requireHostOrg(c, principal);
+      return principal;
+    });
+    // A bad credential is rejected where a route asks for the caller; a middleware that only
+    // peeks at it must not leave an unhandled rejection behind.
+    pending.catch(() => {});
+    c.set("authentication", pending);
+  }
+  return pending;
+}
+
+/** The caller if the request presents a valid credential; null otherwise (never throws). */
+export function peekPrincipal(c: Context<AppEnv>): Promise<Principal | null> {
+  return authenticate(c).catch(() => null);
 }
 
 /**

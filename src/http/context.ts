@@ -32,5 +32,9 @@ export interface AppEnv {
     access: OrgAccess;
     /** Org chosen by an active custom domain in the Host header, if any. */
     hostOrgId: string | null;
+    /** The request's trace id when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT). */
+    traceId?: string;
+    /** The request's authentication, started once (see `authenticate`). */
+    authentication?: Promise<Principal | null>;
   };
 }

@@ -34,7 +34,7 @@ export const statusOfType: Record<ErrorType, number> = {
 };
 
 export interface ErrorBody {
-  error: { type: ErrorType; message: string; param?: string; requestId?: string };
+  error: { type: ErrorType; code?: string; message: string; param?: string; requestId?: string };
 }
 
 export class ApiError extends Error {
@@ -42,7 +42,14 @@ export class ApiError extends Error {
   constructor(
     readonly type: ErrorType,
     message: string,
-    readonly options: { param?: string; status?: number; retryAfterSeconds?: number; headers?: Record<string, string> } = {},
+    readonly options: {
+      param?: string;
+      status?: number;
+      retryAfterSeconds?: number;
+      headers?: Record<string, string>;
+      /** Machine-readable reason beside `type` (e.g. `idempotency_key_reused`). */
+      code?: string;
+    } = {},
   ) {
     super(message);
   }
@@ -79,7 +86,9 @@ export function errorEnvelope(
   const headers: Record<string, string> = { ...(error.options.headers ?? {}) };
   if (error.options.retryAfterSeconds !== undefined)
     headers["Retry-After"] = String(Math.max(1, Math.ceil(error.options.retryAfterSeconds)));
-  const body: ErrorBody = { error: { type: error.type, message: error.message } };
+  const body: ErrorBody = {
+    error: error.options.code ? { type: error.type, code: error.options.code, message: error.message } : { type: error.type, message: error.message },
+  };
   if (error.param) body.error.param = error.param;
   if (requestId) body.error.requestId = requestId;
   return { status: error.status, body, headers };

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "./context";
 import { errors } from "./errors";
 import { randomBase62 } from "../lib/ids";
+import { routeTemplate } from "./metrics";
 
 /** Gives every request an id (`req_...`), echoed in `X-Request-Id` and in error envelopes. */
 export const requestId: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -18,21 +19,30 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** One structured log line per request; never headers or bodies (they carry credentials). */
+/**
+ * One structured log line per request (info; warn for 5xx); never headers or bodies (they carry
+ * credentials). It names the route template, the caller's org, the run a chat started (its
+ * `X-Run-Id`, to join the run's own line) and the trace, when there is one.
+ */
 export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = performance.now();
   await next();
   const { logger } = c.var.services;
   const status = c.res.status;
+  const principal = c.var.principal;
   const fields = {
     requestId: c.var.requestId,
     method: c.req.method,
     path: c.req.path,
+    route: routeTemplate(c),
     status,
     ms: Math.round((performance.now() - started) * 10) / 10,
+    orgId: c.var.access?.orgId ?? (principal?.kind === "key" ? principal.orgId : undefined),
+    runId: c.res.headers.get("x-run-id") ?? undefined,
+    traceId: c.var.traceId,
   };
   if (status >= 500) logger.warn("request failed", fields);
-  else logger.debug("request", fields);
+  else logger.info("request", fields);
 };
 
 /** Methods whose requests carry no body: the server adapter never reads one for them. */

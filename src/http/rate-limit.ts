@@ -28,3 +28,26 @@ export function createRateLimiter(options: { redis: Redis | null; name: string; 
     },
   };
 }
+
+export interface WindowCounter {
+  /** Counts one request for `key` in the current window; says how many it has seen and when the window ends. */
+  hit(key: string): Promise<{ count: number; resetMs: number }>;
+}
+
+/**
+ * Counts requests per key in fixed windows, for limits that differ per key (plan-dependent):
+ * the caller compares the count with its own limit. Shared through Redis when there is one, with
+ * the same in-memory fallback while Redis is unreachable as `createRateLimiter`.
+ */
+export function createWindowCounter(options: { redis: Redis | null; name: string; durationSeconds: number }): WindowCounter {
+  const base = { keyPrefix: `openpaw:rl:${options.name}`, points: Number.MAX_SAFE_INTEGER, duration: options.durationSeconds };
+  const limiter = options.redis
+    ? new RateLimiterRedis({ ...base, storeClient: options.redis, insuranceLimiter: new RateLimiterMemory(base) })
+    : new RateLimiterMemory(base);
+  return {
+    async hit(key) {
+      const result = await limiter.consume(key);
+      return { count: result.consumedPoints, resetMs: result.msBeforeNext };
+    },
+  };
+}

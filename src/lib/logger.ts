@@ -25,7 +25,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== "boolean" ? "[redacted]" : redact(v, depth + 1);
+    // Counts are not secrets: a run's `tokens` figure is logged as it is.
+    out[k] = SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== "boolean" && typeof v !== "number" ? "[redacted]" : redact(v, depth + 1);
   }
   return out;
 }

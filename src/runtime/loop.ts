@@ -15,6 +15,7 @@ import {
 } from "./models/types";
 import type { ToolContext, ToolDefinition, ToolOutput } from "./tools/types";
 import { toJsonSchema } from "./tools/schema";
+import type { RunObserver } from "./observer";
 import { checkJsonBounds } from "../lib/json-bounds";
 
 /**
@@ -125,6 +126,8 @@ export interface RunOptions {
   onMessage?(message: ChatMessage): Promise<void>;
   onProgress?(totals: RunTotals): Promise<void>;
   retry?: RetryOptions;
+  /** Metrics and traces of the model and tool calls (see runtime/observer). */
+  observer?: RunObserver;
 }
 
 /** Total tokens of a usage: every input kind plus output. */
@@ -243,6 +246,7 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
       else blocks.push({ type: "text", text: delta });
     };
 
+    const endCall = options.observer?.modelCall({ provider: options.provider.id, model: options.model.providerModel });
     const stream = streamWithRetry(
       options.provider,
       {
@@ -278,6 +282,7 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
       }
     }
 
+    endCall?.({ usage: callUsage, error: failure?.kind ?? null });
     totals.usage = addUsage(totals.usage, callUsage);
     totals.cost += options.costOf(callUsage);
     await options.quota?.settle(reserved, totalTokens(callUsage));
@@ -355,7 +360,9 @@ async function runToolCalls(
         emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: true } });
       } else {
         emit({ event: "tool_start", data: { tool: call.name, id: call.id, input: call.input } });
+        const endTool = options.observer?.toolCall({ tool: call.name, id: call.id });
         result = await executeTool(call, toolsByName.get(call.name), options);
+        endTool?.({ isError: result.isError });
         emit({ event: "tool_result", data: { tool: call.name, id: call.id, output: result.output, isError: result.isError } });
       }
       return {

@@ -10,6 +10,7 @@ import * as m0008 from "./0008_durable_runs";
 import * as m0011 from "./0011_compatible_surfaces";
 import * as m0012 from "./0012_approvals";
 import * as m0013 from "./0013_webhooks_schedules";
+import * as m0014 from "./0014_idempotency";
 import * as m0015 from "./0015_fulltext";
 
 type Dialect = "sqlite" | "postgres";
@@ -30,6 +31,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0011_compatible_surfaces": m0011,
   "0012_approvals": m0012,
   "0013_webhooks_schedules": m0013,
+  "0014_idempotency": m0014,
   "0015_fulltext": { up: (db) => m0015.up(db, dialect), down: (db) => m0015.down(db, dialect) },
 });
 

@@ -23,6 +23,12 @@ export interface Plan {
   maxSchedules: number | null;
   /** Shortest interval between two ticks of a schedule, in minutes; 0 = none (every minute). */
   minScheduleIntervalMinutes: number;
+  /**
+   * API requests per rate-limit window (OPENPAW_RATE_LIMIT_WINDOW_SECONDS) per API key and per
+   * org; null = no limit. Optional in OPENPAW_PLANS_FILE, where a plan without them is unlimited.
+   */
+  rateLimitPerKey: number | null;
+  rateLimitPerOrg: number | null;
 }
 
 const PlanSchema = z.strictObject({
@@ -38,16 +44,18 @@ const PlanSchema = z.strictObject({
   // Optional so plan files written before schedules existed still load.
   maxSchedules: z.number().int().min(0).nullable().default(10),
   minScheduleIntervalMinutes: z.number().int().min(0).default(60),
+  rateLimitPerKey: z.number().int().min(1).nullable().default(null),
+  rateLimitPerOrg: z.number().int().min(1).nullable().default(null),
 });
 
 const MiB = 1024 * 1024;
 
 /** Built-in plans. Self-hosters usually set OPENPAW_DEFAULT_PLAN=unlimited. */
 export const BUILT_IN_PLANS: Plan[] = [
-  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0, maxSchedules: 2, minScheduleIntervalMinutes: 60 },
-  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB, maxSchedules: 20, minScheduleIntervalMinutes: 15 },
-  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB, maxSchedules: 100, minScheduleIntervalMinutes: 5 },
-  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB, maxSchedules: null, minScheduleIntervalMinutes: 0 },
+  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0, maxSchedules: 2, minScheduleIntervalMinutes: 60, rateLimitPerKey: 600, rateLimitPerOrg: 1200 },
+  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB, maxSchedules: 20, minScheduleIntervalMinutes: 15, rateLimitPerKey: 3000, rateLimitPerOrg: 6000 },
+  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB, maxSchedules: 100, minScheduleIntervalMinutes: 5, rateLimitPerKey: 12_000, rateLimitPerOrg: 30_000 },
+  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB, maxSchedules: null, minScheduleIntervalMinutes: 0, rateLimitPerKey: null, rateLimitPerOrg: null },
 ];
 
 /** The plan table: built-ins, with entries of OPENPAW_PLANS_FILE (a JSON array) added or replacing by id. */

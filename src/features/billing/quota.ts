@@ -9,6 +9,8 @@ import type { Plan, PlanTable } from "./plans";
 
 /** What the runtime calls around each run and model call to keep orgs inside their plan's token limit. */
 export interface QuotaService {
+  /** The org's plan now (org rows cached for a moment: request rate limits ask on every request). */
+  planOf(orgId: string): Promise<Plan>;
   /** Throws ApiError quota_exceeded_error (402) when the org's plan is hard-stop and its period usage reached the limit. */
   assertCanStart(orgId: string): Promise<void>;
   /** Throws 402 before a run starts when the plan does not leave room for its first model call (its input plus MIN_OUTPUT_TOKENS). */
@@ -58,6 +60,10 @@ export class DbQuotaService implements QuotaService {
     private readonly plans: PlanTable,
     private readonly orgCacheMs = 1_000,
   ) {}
+
+  async planOf(orgId: string): Promise<Plan> {
+    return (await this.context(orgId)).plan;
+  }
 
   private async context(orgId: string) {
     const now = Date.now();

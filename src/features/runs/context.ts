@@ -34,7 +34,7 @@ export const INTERRUPTED_TOOL_RESULT =
   "This tool call was interrupted: the gateway running it stopped before its result was recorded. " +
   "It may or may not have taken effect; check before repeating it.";
 
-export type RunDeps = Pick<Services, "config" | "logger" | "db" | "plans" | "quota" | "models" | "providers" | "tools" | "mcp" | "runSlots">;
+export type RunDeps = Pick<Services, "config" | "logger" | "db" | "plans" | "quota" | "models" | "providers" | "tools" | "mcp" | "runSlots" | "telemetry">;
 
 /** A run this gateway is about to execute, with its whole context. */
 export interface ExecutableRun {

@@ -149,6 +149,14 @@ export class RunExecutor {
     const lease = setInterval(() => this.renew(active).catch(() => {}), Math.max(200, Math.floor(this.leaseMs / 3)));
     lease.unref();
 
+    const startedAt = performance.now();
+    const telemetry = this.deps.telemetry.startRun({
+      runId: row.id,
+      orgId,
+      agentId: run.agent.id,
+      provider: run.provider.id,
+      model: run.model.providerModel,
+    });
     let result: RunResult;
     let totals: RunTotals = run.start.kind === "resume" ? run.start.state.totals : { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
     const finished = (async () => {
@@ -181,6 +189,7 @@ export class RunExecutor {
             refusal: row.parent_run_id ? SUBAGENT_APPROVAL_REFUSAL : undefined,
           },
           emit,
+          observer: telemetry.observer,
           // A run that stops here without ending must not record a half step: the next gateway continues from the last whole one.
           onMessage: async (message) => {
             if (!active.detached) await appender.append(message);
@@ -209,15 +218,37 @@ export class RunExecutor {
     }
 
     try {
+      const outcome = { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, error: result.error?.type ?? null };
       if (active.detached) {
+        telemetry.end({ status: "handed_off", ...outcome });
         await this.detach(active, sink);
         return null;
       }
       if (result.awaiting) {
+        telemetry.end({ status: "requires_action", ...outcome });
         await this.suspend(run, result, sink);
         return null;
       }
+      const status = statusOf(result.stopReason);
+      telemetry.end({ status, ...outcome });
       await this.finish(run, result, sink, options);
+      // One line per run end, joinable with its request's line (runId) and its trace (traceId).
+      logger.info("run ended", {
+        runId: row.id,
+        orgId,
+        agentId: run.agent.id,
+        traceId: telemetry.traceId ?? undefined,
+        background: Boolean(row.background),
+        status,
+        stopReason: result.stopReason,
+        ...(result.error ? { errorType: result.error.type } : {}),
+        model: run.model.id,
+        iterations: result.iterations,
+        toolCalls: result.toolCalls,
+        tokens: result.usage.inputTokens + result.usage.outputTokens + result.usage.cacheReadTokens + result.usage.cacheWriteTokens,
+        cost: result.cost,
+        ms: Math.round(performance.now() - startedAt),
+      });
       return result;
     } finally {
       this.active.delete(row.id);
