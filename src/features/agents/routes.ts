@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AgentsTable } from "../../db/schema";
 import type { AppEnv, OrgAccess } from "../../http/context";

@@ -2,7 +2,6 @@ import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
 import { ApiError, errors } from "../../../http/errors";
-import { jsonResponse } from "../../../http/openapi";
 import { followRunResponse } from "../follow-response";
 import { isLive } from "../repository";
 import { RunParams, tags } from "./schemas";
