@@ -136,7 +136,9 @@ export function apiRoute<P extends string, R extends ApiRouteConfig & { path: P 
   };
 }
 
-export interface OrgRouteConfig extends Omit<ApiRouteConfig, "audience" | "errorSchema"> {
+export interface OrgRouteConfig extends Omit<ApiRouteConfig, "audience" | "errorSchema" | "description"> {
+  /** More than the permission (which the description states by itself); required where the handler decides. */
+  description?: string;
   /**
    * The permission the caller needs in the org, checked before the request is validated; null
    * where the handler decides (e.g. a chat key may cancel the runs it started, a member may leave).
@@ -158,7 +160,9 @@ function needs(permission: Permission): MiddlewareHandler<AppEnv> {
  * error statuses all of these answer.
  */
 export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P }>(config: R) {
-  const { permission, middleware, errors: own, ...route } = config;
+  const { permission, middleware, errors: own, description, ...route } = config;
+  if (!permission && !description) throw new Error(`${route.operationId}: say who may call it (the handler decides)`);
+  const needed = permission ? `Needs \`${permission}\` permission in the organization (a role or key scope that grants it).` : "";
   const extra = middleware === undefined ? [] : Array.isArray(middleware) ? middleware : [middleware];
   const orgErrors: Partial<Record<ErrorStatus, string>> = {
     403: ERROR_STATUS_DESCRIPTIONS[403],
@@ -166,6 +170,7 @@ export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P 
   };
   return apiRoute({
     ...route,
+    description: [needed, description?.replace(/^Needs \w+ permission\.\s*/, "")].filter(Boolean).join(" "),
     audience: "principal",
     middleware: [orgAccess, ...(permission ? [needs(permission)] : []), ...extra],
     errors: mergeErrors(orgErrors, own),
