@@ -56,6 +56,7 @@ async function bench(label: string, databaseUrl: string): Promise<void> {
           agent_name: `Agent ${agent}`,
           conversation_id: `conv_bench${i % 50_000}`,
           run_id: `run_bench${i}`,
+          schedule_id: null,
           parent_run_id: null,
           api_key_id: null,
           user_id: null,

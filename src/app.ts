@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { webhookRoutes } from "./features/webhooks/routes";
+import { scheduleRoutes } from "./features/schedules/routes";
 import { agentRoutes } from "./features/agents/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { mcpServerRoutes } from "./features/mcp/routes";
@@ -72,6 +74,8 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   app.route("/", memoryRoutes());
   app.route("/", chatRoutes());
   app.route("/", runRoutes());
+  app.route("/", webhookRoutes());
+  app.route("/", scheduleRoutes());
   app.route("/", conversationRoutes());
   app.route("/", fileRoutes());
   app.route("/", mcpServerRoutes());

@@ -61,6 +61,13 @@ export interface Config {
     /** How long a run's event log is kept after the run ends. */
     eventsRetentionMs: number;
   };
+  /** Run webhooks and schedules (DESIGN.md §6). */
+  unattended: {
+    /** How often each gateway looks for webhook deliveries that are due. */
+    webhookSweepMs: number;
+    /** How often each gateway looks for schedules whose tick is due. */
+    scheduleSweepMs: number;
+  };
   security: {
     /** log2 of scrypt's N. 15 (32 MiB per hash) in production; tests lower it. */
     passwordHashCost: number;
@@ -200,6 +207,10 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: int("OPENPAW_RUN_LEASE_SECONDS", 30, 1) * 1000,
       maxQueuedPerOrg: int("OPENPAW_MAX_QUEUED_RUNS_PER_ORG", 1000, 1),
       eventsRetentionMs: int("OPENPAW_RUN_EVENTS_RETENTION_HOURS", 168, 0) * 3_600_000,
+    },
+    unattended: {
+      webhookSweepMs: int("OPENPAW_WEBHOOK_SWEEP_MS", 1_000, 10),
+      scheduleSweepMs: int("OPENPAW_SCHEDULE_SWEEP_MS", 15_000, 10),
     },
     security: {
       passwordHashCost: int("OPENPAW_PASSWORD_HASH_COST", 15, 4),

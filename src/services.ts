@@ -26,6 +26,9 @@ import { createWorkspaceQuota } from "./features/files/workspace-quota";
 import type { ChannelService } from "./features/channels/service";
 import type { McpService } from "./features/mcp/service";
 import type { WorkspaceFiles } from "./runtime/sandbox/types";
+import { createGuardedFetcher } from "./runtime/tools/net/guarded-fetch";
+import { MAX_RESPONSE_BYTES, WebhookService } from "./features/webhooks/service";
+import { Scheduler } from "./features/schedules/scheduler";
 
 /**
  * Everything the app needs, built once from the configuration and passed in (no module-level
@@ -63,6 +66,10 @@ export interface Services {
   runSlots: RunSlots;
   /** Runs: start (foreground/background), follow, cancel, continue after a crash, dispatch the queue. */
   runs: RunsService;
+  /** Run webhooks: the outbox written as runs end, and the delivery worker. */
+  webhooks: WebhookService;
+  /** The schedule sweep: each due tick, claimed once across replicas, starts a background run. */
+  scheduler: Scheduler;
   limits: {
     /** Login and signup attempts per client IP. */
     authByIp: RateLimiter;
@@ -144,7 +151,22 @@ export async function createServices(config: Config, options: { logger?: Logger 
     { ...partial, bus: createRunBus(config, db, redis, logger), shutdown: shutdown.signal },
     { ...config.runs, followPage: 500 },
   );
+  // A delivery is one signed POST: redirects are answers (not followed), the answer's body is not needed.
+  const webhookFetcher = createGuardedFetcher({ allowlist: config.fetchAllowlist, maxRedirects: 0, timeoutMs: 15_000, maxBytes: MAX_RESPONSE_BYTES });
+  const webhooks = new WebhookService({
+    db,
+    logger,
+    secretKey: config.secretKey,
+    allowlist: config.fetchAllowlist,
+    fetcher: webhookFetcher,
+    sweepMs: config.unattended.webhookSweepMs,
+  });
+  // Registered before the runs start: the first sweep may already end runs left by a previous process.
+  runs.executor.onRunEnded((trx, run) => webhooks.enqueueRunStatus(trx, run));
   await runs.start();
+  webhooks.start();
+  const scheduler = new Scheduler({ db: db.kysely, logger, runs, sweepMs: config.unattended.scheduleSweepMs });
+  scheduler.start();
   return {
     config,
     logger,
@@ -165,6 +187,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
     channels: tools.channels,
     runSlots,
     runs,
+    webhooks,
+    scheduler,
     shutdown,
     limits: {
       authByIp: createRateLimiter({ redis, name: "auth-ip", points: 30, durationSeconds: 60 }),
@@ -172,7 +196,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
     },
     close() {
       closing ??= (async () => {
+        await scheduler.close();
         await runs.close();
+        await webhooks.close();
+        await webhookFetcher.close();
         discovery.stop();
         await domains.stop();
         invalidation.stop();

@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeAnthropic } from "../../test/fakes/anthropic";
 import { type FakeChannels, startFakeChannels } from "../../test/fakes/channels";
+import type { FakeModelServer } from "../../test/fakes/model-script";
 import { type Account, type Harness, createHarness } from "../../test/helpers/harness";
 import { wrapToolOutput } from "../runtime/loop";
 import { runStats, unwrapToolOutput } from "./pages/playground";
 
-const pagesOf = (orgId: string, agentId: string, skillId: string) => [
+const pagesOf = (orgId: string, agentId: string, skillId: string, runId: string) => [
   `/orgs/${orgId}/agents`,
   `/orgs/${orgId}/agents/new`,
   `/orgs/${orgId}/agents/${agentId}`,
   `/orgs/${orgId}/agents/${agentId}/memory`,
   `/orgs/${orgId}/playground?agent=${agentId}`,
+  `/orgs/${orgId}/runs`,
+  `/orgs/${orgId}/runs/${runId}`,
   `/orgs/${orgId}/skills`,
   `/orgs/${orgId}/skills/new`,
   `/orgs/${orgId}/skills/${skillId}`,
@@ -21,6 +25,8 @@ const pagesOf = (orgId: string, agentId: string, skillId: string) => [
   `/orgs/${orgId}/files`,
   `/orgs/${orgId}/tools`,
   `/orgs/${orgId}/members`,
+  `/orgs/${orgId}/webhooks`,
+  `/orgs/${orgId}/schedules`,
 ];
 
 const form = (fields: Record<string, string | string[]>) => {
@@ -35,12 +41,15 @@ describe("dashboard", () => {
   let b: Account;
   let agentA: string;
   let skillA: string;
+  let runA: string;
+  let fake: FakeModelServer;
 
   const post = (path: string, fields: Record<string, string | string[]>, cookie?: string, origin = "http://localhost") =>
     h.request("POST", path, { raw: form(fields), cookie, headers: { "content-type": "application/x-www-form-urlencoded", origin, host: "localhost" } });
 
   beforeAll(async () => {
-    h = await createHarness();
+    fake = await startFakeAnthropic();
+    h = await createHarness({ ANTHROPIC_API_KEY: "sk-ant-test-key-000000000000", ANTHROPIC_BASE_URL: fake.url });
     a = await h.signup({ orgName: "Org A" });
     b = await h.signup({ orgName: "Org B" });
     const agent = await h.request("POST", `/v1/orgs/${a.orgId}/agents`, {
@@ -53,11 +62,17 @@ describe("dashboard", () => {
       body: { name: "alpha-skill", description: "A skill of org A", content: "Do things." },
     });
     skillA = skill.body.id;
+    fake.enqueue({ text: "Alpha's answer" });
+    const chat = await h.request("POST", `/v1/agent/${agentA}/chat`, { cookie: a.cookie, body: { message: "Hello", stream: false } });
+    runA = chat.body.runId;
   });
-  afterAll(() => h.close());
+  afterAll(async () => {
+    await h.close();
+    await fake.close();
+  });
 
   it("sends anonymous visitors of every page to /login, coming back afterwards", async () => {
-    for (const path of ["/", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA)]) {
+    for (const path of ["/", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA, runA)]) {
       const res = await h.request("GET", path);
       expect(res.status, path).toBe(303);
       expect(res.headers.get("location"), path).toBe(`/login?next=${encodeURIComponent(path)}`);
@@ -68,7 +83,7 @@ describe("dashboard", () => {
   });
 
   it("answers 404 for another org and for another org's ids inside one's own org", async () => {
-    for (const path of pagesOf(a.orgId, agentA, skillA)) {
+    for (const path of pagesOf(a.orgId, agentA, skillA, runA)) {
       const res = await h.request("GET", path, { cookie: b.cookie });
       expect(res.status, path).toBe(404);
       expect(res.text).not.toContain("Alpha");
@@ -78,6 +93,7 @@ describe("dashboard", () => {
       `/orgs/${b.orgId}/agents/${agentA}/memory`,
       `/orgs/${b.orgId}/playground?agent=${agentA}`,
       `/orgs/${b.orgId}/skills/${skillA}`,
+      `/orgs/${b.orgId}/runs/${runA}`,
     ]) {
       const res = await h.request("GET", path, { cookie: b.cookie });
       expect(res.status, path).toBe(404);
@@ -88,7 +104,7 @@ describe("dashboard", () => {
   });
 
   it("serves every page with the security headers and without inline script or style", async () => {
-    for (const path of ["/login", "/signup", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA).filter((p) => !p.endsWith(".csv"))]) {
+    for (const path of ["/login", "/signup", "/orgs/new", ...pagesOf(a.orgId, agentA, skillA, runA).filter((p) => !p.endsWith(".csv"))]) {
       const res = await h.request("GET", path, { cookie: path.startsWith("/orgs") ? a.cookie : undefined });
       expect(res.status, path).toBe(200);
       const csp = res.headers.get("content-security-policy") ?? "";

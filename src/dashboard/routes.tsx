@@ -15,9 +15,12 @@ import { registerMemberPages } from "./pages/members";
 import { registerMemoryPages } from "./pages/memory";
 import { registerOperatorPages } from "./pages/operator";
 import { registerPlaygroundPages } from "./pages/playground";
+import { registerRunPages } from "./pages/runs";
 import { registerSkillPages } from "./pages/skills";
 import { registerToolPages } from "./pages/tools";
 import { registerUsagePages } from "./pages/usage";
+import { registerSchedulePages } from "./pages/schedules";
+import { registerWebhookPages } from "./pages/webhooks";
 import { PublicLayout } from "./ui";
 
 /** The paths the dashboard owns; everything else (/v1, /openapi.json, /healthz, /internal...) is never touched. */
@@ -148,12 +151,15 @@ export function dashboardRoutes(api: ApiApp) {
   registerAccountPages(app, api);
   registerAgentPages(app, api);
   registerPlaygroundPages(app, api);
+  registerRunPages(app, api);
   registerMemoryPages(app, api);
   registerSkillPages(app, api);
   registerKeyPages(app, api);
   registerUsagePages(app, api);
   registerBillingPages(app, api);
   registerDomainPages(app, api);
+  registerWebhookPages(app, api);
+  registerSchedulePages(app, api);
   registerFilePages(app, api);
   registerToolPages(app, api);
   registerMemberPages(app, api);

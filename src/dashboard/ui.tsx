@@ -87,9 +87,12 @@ function sections(view: OrgView): Section[] {
   return [
     { href: `${base}/agents`, label: "Agents", show: true },
     { href: `${base}/playground`, label: "Playground", show: view.can("chat") },
+    { href: `${base}/runs`, label: "Runs", show: true },
     { href: `${base}/skills`, label: "Skills", show: true },
     { href: `${base}/api-keys`, label: "API keys", show: view.can("admin") },
     { href: `${base}/usage`, label: "Usage", show: true },
+    { href: `${base}/schedules`, label: "Schedules", show: true },
+    { href: `${base}/webhooks`, label: "Webhooks", show: true },
     { href: `${base}/billing`, label: "Billing", show: true },
     { href: `${base}/domain`, label: "Domain", show: true },
     { href: `${base}/files`, label: "Files", show: true },

@@ -201,6 +201,8 @@ export interface UsageRecordsTable {
   parent_run_id: string | null;
   api_key_id: string | null;
   user_id: string | null;
+  /** The schedule whose tick started the run, if any. */
+  schedule_id: string | null;
   model: string;
   input_tokens: number;
   output_tokens: number;
@@ -380,6 +382,103 @@ export interface CompatibleSurfaceTables {
   openai_responses: OpenAiResponsesTable;
 }
 
-export interface Database extends FoundationTables, AgentTables, RuntimeTables, DomainTables, BillingTables, IntegrationTables, CompatibleSurfaceTables {}
+/** An org's webhook endpoint (receiver of run events). */
+export interface WebhookEndpointsTable {
+  id: string;
+  org_id: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  description: string | null;
+  /** 0/1. */
+  enabled: number;
+  /** Why the gateway disabled it (failing for 3 days), null when enabled or disabled by a person. */
+  disabled_reason: string | null;
+  /** The signing secret (`whsec_…`), encrypted bound to the endpoint id. */
+  secret_enc: string;
+  /** The secret before the last rotation, still signed with until `previous_secret_expires_at`. */
+  previous_secret_enc: string | null;
+  previous_secret_expires_at: number | null;
+  /** First failed attempt since the last success; null while it succeeds. */
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type WebhookDeliveryStatus = "pending" | "delivered" | "failed";
+
+/** The webhook outbox and delivery log: one row per event and endpoint, its id the `webhook-id`. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  org_id: string;
+  webhook_id: string;
+  run_id: string | null;
+  event: string;
+  /** The JSON body, fixed when the row is written: every attempt sends the same bytes. */
+  payload: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due; null once delivered or given up. */
+  next_attempt_at: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  /** HTTP status of the last attempt (null when it got no response). */
+  response_code: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  created_at: number;
+}
+
+export interface SchedulesTable {
+  id: string;
+  org_id: string;
+  agent_id: string;
+  cron: string;
+  /** IANA time zone the cron expression is read in. */
+  timezone: string;
+  message: string;
+  /** 0/1. */
+  enabled: number;
+  /** Every tick continues this conversation; null = a new conversation per tick. */
+  conversation_id: string | null;
+  /** Its creator, whose access each tick's run has. */
+  api_key_id: string | null;
+  user_id: string | null;
+  /** The next tick, null when disabled. */
+  next_run_at: number | null;
+  last_run_at: number | null;
+  last_run_id: string | null;
+  /** Why the last tick started no run, null when it did. */
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A tick claimed by a gateway: unique per schedule and tick time. */
+export interface ScheduleTicksTable {
+  schedule_id: string;
+  tick_at: number;
+  org_id: string;
+  run_id: string | null;
+  created_at: number;
+}
+
+export interface UnattendedTables {
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  schedules: SchedulesTable;
+  schedule_ticks: ScheduleTicksTable;
+}
+
+export interface Database
+  extends FoundationTables,
+    AgentTables,
+    RuntimeTables,
+    DomainTables,
+    BillingTables,
+    IntegrationTables,
+    CompatibleSurfaceTables,
+    UnattendedTables {}
 
 export type { Generated };

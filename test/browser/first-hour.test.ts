@@ -128,6 +128,44 @@ describe("a self-hoster's first hour, in a browser", () => {
     await shot("playground-reopened", false);
   });
 
+  it("the playground follows a run again after a reload, stops one, and links runs from usage", async () => {
+    await page.goto(url(`${orgBase}/playground`));
+    const words = Array.from({ length: 24 }, (_, i) => `w${i}`);
+    fake.enqueue({ text: words.join(" "), textChunks: 24, delayMs: 120, usage: { inputTokens: 100, outputTokens: 24 } });
+    await page.getByLabel(/^Message/).fill("Answer slowly");
+    await page.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => page.locator("#transcript .msg.assistant .text").last().textContent()).toContain("w2");
+    // Reloaded mid-run: the run was not cancelled; the page follows it from its log to the end.
+    await page.reload();
+    const live = page.locator("[data-live-run]");
+    await live.waitFor();
+    await expect.poll(() => live.locator(".run-stats").count(), { timeout: 15_000 }).toBe(1);
+    expect(await live.locator(".text").allTextContents()).toEqual([words.join(" ")]);
+    expect(await page.locator("p.status").textContent()).toBe("Response complete.");
+
+    // Stop cancels a run that would otherwise never end.
+    fake.enqueue({ text: "This will hang", textChunks: 4, hangAfterEvents: 3 });
+    await page.getByLabel(/^Message/).fill("Hang please");
+    await page.getByRole("button", { name: "Send" }).click();
+    const stop = page.getByRole("button", { name: "Stop" });
+    await stop.waitFor();
+    await stop.click();
+    await expect.poll(() => page.locator("p.status").textContent(), { timeout: 15_000 }).toBe("Failed: The run was cancelled.");
+    expect(await stop.isHidden()).toBe(true);
+
+    // Each run's figures link to the run's own page, and so does each usage record.
+    await page.locator(".run-stats a", { hasText: "run" }).last().click();
+    await page.getByRole("heading", { name: /^Run run_/ }).waitFor();
+    expect(await page.locator(".badge").first().textContent()).toBe("cancelled");
+    await page.getByRole("link", { name: "Runs" }).click();
+    await page.getByRole("heading", { name: "Runs" }).waitFor();
+    expect(await page.locator("tbody tr").count()).toBeGreaterThanOrEqual(7);
+    await page.getByRole("link", { name: "Usage" }).click();
+    await page.getByRole("link", { name: /UTC$/ }).first().click();
+    await page.getByRole("heading", { name: /^Run run_/ }).waitFor();
+    await shot("run-page");
+  });
+
   it("the operator page lists orgs with usage and changes a plan", async () => {
     const other = await h.signup({ orgName: "Customer Co" });
     await page.getByRole("link", { name: "Operator" }).click();

@@ -110,10 +110,23 @@ async function furnish(w: OrgWorld, label: string): Promise<{ domain: string }> 
   return { domain };
 }
 
+/** A webhook endpoint of the org and a schedule of the world's agent that posts into its conversation. */
+async function unattended(w: OrgWorld): Promise<void> {
+  const cookie = w.owner.cookie;
+  const hook = await env.call("POST", `/v1/orgs/${w.orgId}/webhooks`, { cookie, body: { url: "https://hooks.example.com/openpaw", events: ["run.completed"] } });
+  expect(hook.status, hook.text).toBe(201);
+  const schedule = await env.call("POST", `/v1/orgs/${w.orgId}/agents/${w.agentId}/schedules`, {
+    cookie,
+    body: { cron: "0 9 * * *", message: "daily", conversationId: w.conversationId },
+  });
+  expect(schedule.status, schedule.text).toBe(201);
+}
+
 describe("deletion inventories", () => {
   it("deleting a conversation leaves no row of it or of its runs (usage records stay)", async () => {
     const w = await buildWorld(env, "Conv");
     const scope: Scope = { column: "conversation_id", id: w.conversationId };
+    await unattended(w);
     // A second turn, so the conversation has several runs and HISTORY entries.
     const again = await env.call("POST", `/v1/agent/${w.agentId}/chat`, {
       cookie: w.owner.cookie,
@@ -123,7 +136,10 @@ describe("deletion inventories", () => {
     const runs = await runsOf(scope);
     expect(runs.length).toBe(2);
     const before = await inventory(scope, runs);
-    expect(Object.keys(before)).toEqual(expect.arrayContaining(["conversations", "messages", "runs", "usage_records", "memory_history"]));
+    // The second run's webhook delivery and the schedule posting into the conversation are its rows too.
+    expect(Object.keys(before)).toEqual(
+      expect.arrayContaining(["conversations", "messages", "runs", "usage_records", "memory_history", "schedules", "webhook_deliveries"]),
+    );
 
     const del = await env.call("DELETE", `/v1/orgs/${w.orgId}/agents/${w.agentId}/conversations/${w.conversationId}`, { cookie: w.owner.cookie });
     expect(del.status).toBe(204);
@@ -135,11 +151,12 @@ describe("deletion inventories", () => {
   it("deleting an agent leaves no row of it or of its runs (usage records and their rollup stay)", async () => {
     const w = await buildWorld(env, "Agent");
     const scope: Scope = { column: "agent_id", id: w.agentId };
+    await unattended(w);
     const runs = await runsOf(scope);
     expect(runs.length).toBeGreaterThanOrEqual(1);
     const before = await inventory(scope, runs);
     expect(Object.keys(before)).toEqual(
-      expect.arrayContaining(["agents", "agent_skills", "conversations", "messages", "runs", "memory_notes", "memory_history", "usage_records", "usage_daily"]),
+      expect.arrayContaining(["agents", "agent_skills", "conversations", "messages", "runs", "memory_notes", "memory_history", "usage_records", "usage_daily", "schedules"]),
     );
 
     expect((await env.call("DELETE", `/v1/orgs/${w.orgId}/agents/${w.agentId}`, { cookie: w.owner.cookie })).status).toBe(204);
@@ -153,6 +170,7 @@ describe("deletion inventories", () => {
   it("deleting an org leaves no row, no file and no cached credential or domain of it", async () => {
     const w = await buildWorld(env, "Org");
     const { domain } = await furnish(w, "org");
+    await unattended(w);
     const scope: Scope = { column: "org_id", id: w.orgId };
     const runs = await runsOf(scope);
     const before = await inventory(scope, runs);

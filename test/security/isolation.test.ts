@@ -144,7 +144,8 @@ describe("tenant isolation matrix", () => {
   });
 
   it("keeps an agent-restricted key away from its own org's other agents", async () => {
-    const own = { ...idsOf(b), conversationId: b.conversationId };
+    // Ids the world of B lacks (objects under the agent, e.g. schedules) are A's: the agent check refuses first either way.
+    const own = { ...discovered, ...idsOf(b), conversationId: b.conversationId };
     for (const op of ops.filter((o) => o.pathParams.includes("agentId"))) {
       await expectStatus("B restricted key on B's other agent", op, urlOf(op, own), { key: b.restrictedKey.key }, [404]);
     }

@@ -1,6 +1,7 @@
 import { type ApiApp, callApi } from "../api";
 import { type Dashboard, apiErrorPage, done, failed, field, orgPage } from "../page";
 import { Layout, fmt, plural } from "../ui";
+import { LIVE_STATUSES, LiveRun } from "./runs";
 
 interface Message {
   id: string;
@@ -48,14 +49,16 @@ const ENDINGS: Record<string, string> = {
   max_iterations: "This turn stopped at the agent's iteration limit.",
 };
 
-function RunEnd(props: { run: Run | undefined }) {
+function RunEnd(props: { orgId: string; run: Run | undefined }) {
   const { run } = props;
-  if (!run || run.status === "running") return null;
+  if (!run || LIVE_STATUSES.has(run.status)) return null;
   const ending = ENDINGS[run.status];
   return (
     <>
       {ending ? <p class={`run-ending flash ${run.status === "max_iterations" ? "flash-ok" : "flash-error"}`}>{ending}</p> : null}
-      <p class="run-stats small muted">{runStats({ ...run, stopReason: stopReasonOf(run.status) })}</p>
+      <p class="run-stats small muted">
+        {runStats({ ...run, stopReason: stopReasonOf(run.status) })} · <a href={`/orgs/${props.orgId}/runs/${run.id}`}>run</a>
+      </p>
     </>
   );
 }
@@ -78,19 +81,34 @@ function ToolCard(props: { name: string; input: unknown; result?: { content: str
 
 /**
  * A stored conversation rendered like the live stream: user turns, assistant text, tool cards,
- * and after each turn its figures (and how it ended, when it did not end with an answer).
+ * and after each turn its figures (and how it ended, when it did not end with an answer). A run
+ * that has not ended yet (the page was reloaded while it streamed, or it runs in the background)
+ * is not drawn from its stored steps but followed live from its event log by app.js, so the
+ * reader sees it exactly as a stream, to the end.
  */
-function Transcript(props: { messages: Message[]; runs: Run[] }) {
+function Transcript(props: { orgId: string; messages: Message[]; runs: Run[] }) {
   const results = new Map<string, { content: string; isError: boolean }>();
   for (const m of props.messages) {
     if (m.role === "tool") for (const r of m.content as any[]) results.set(r.toolCallId, { content: unwrapToolOutput(r.content), isError: r.isError });
   }
   const runs = new Map(props.runs.map((r) => [r.id, r]));
   const lastOfRun = new Map(props.messages.map((m, i) => [m.runId, i]));
+  const isLive = (runId: string) => LIVE_STATUSES.has(runs.get(runId)?.status ?? "");
+  // Live runs with no stored message at all (not one expected, but then they still show).
+  const unseenLive = props.runs.filter((r) => LIVE_STATUSES.has(r.status) && !lastOfRun.has(r.id));
   return (
     <>
       {props.messages.map((m, i) => {
-        const end = lastOfRun.get(m.runId) === i ? <RunEnd run={runs.get(m.runId)} /> : null;
+        if (isLive(m.runId)) {
+          if (m.role !== "user") return null;
+          return (
+            <>
+              <div class="msg user">{String(m.content)}</div>
+              <LiveRun orgId={props.orgId} runId={m.runId} />
+            </>
+          );
+        }
+        const end = lastOfRun.get(m.runId) === i ? <RunEnd orgId={props.orgId} run={runs.get(m.runId)} /> : null;
         if (m.role === "user") {
           return (
             <>
@@ -114,6 +132,9 @@ function Transcript(props: { messages: Message[]; runs: Run[] }) {
           </div>
         );
       })}
+      {unseenLive.map((r) => (
+        <LiveRun orgId={props.orgId} runId={r.id} />
+      ))}
     </>
   );
 }
@@ -188,7 +209,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
                 </nav>
                 <section class="chat" aria-label="Conversation">
                   <div id="transcript" class="transcript">
-                    <Transcript messages={messages} runs={runs} />
+                    <Transcript orgId={view.org.id} messages={messages} runs={runs} />
                   </div>
                   <form
                     method="post"
@@ -197,6 +218,7 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
                     data-chat=""
                     data-agent={agent?.id ?? ""}
                     data-conversation={conversationId}
+                    data-org={view.org.id}
                     hx-boost="false"
                   >
                     <input type="hidden" name="agent" value={agent?.id ?? ""} />
@@ -208,6 +230,9 @@ export function registerPlaygroundPages(app: Dashboard, api: ApiApp) {
                     <div class="row">
                       <button type="submit" class="primary" disabled={!view.can("chat")}>
                         Send
+                      </button>
+                      <button type="button" class="secondary" data-stop="" hidden>
+                        Stop
                       </button>
                       <p class="status muted" role="status" aria-live="polite"></p>
                     </div>

@@ -243,7 +243,11 @@ export function registerUsagePages(app: Dashboard, api: ApiApp) {
               ) : null}
               {rows.map((r) => (
                 <tr>
-                  <td>{fmt.date(r.createdAt)}</td>
+                  <td>
+                    <a href={`${base}/runs/${encodeURIComponent(r.runId)}`} title="The run of this record">
+                      {fmt.date(r.createdAt)}
+                    </a>
+                  </td>
                   <td>{names.get(r.agentId) ?? r.agentId}</td>
                   <td>{r.model}</td>
                   <td class="num">{fmt.int(r.tokens)}</td>

@@ -82,21 +82,144 @@ function toolCard(name, input) {
   return card;
 }
 
-/** Parses SSE frames out of a growing buffer; returns the unparsed tail. */
+/** Parses SSE frames out of a growing buffer; returns the unparsed tail. `id` is the event's seq. */
 function parseFrames(buffer, onEvent) {
   let index;
   while ((index = buffer.indexOf("\n\n")) !== -1) {
     const frame = buffer.slice(0, index);
     buffer = buffer.slice(index + 2);
     let event = "message";
+    let id = null;
     const data = [];
     for (const line of frame.split("\n")) {
       if (line.startsWith("event:")) event = line.slice(6).trim();
       else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      else if (line.startsWith("id:")) id = Number(line.slice(3).trim());
     }
-    if (data.length) onEvent(event, JSON.parse(data.join("\n")));
+    if (data.length) onEvent(event, JSON.parse(data.join("\n")), id);
   }
   return buffer;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Reads a run's event stream to its `done`. When the connection drops first, it reconnects to the
+ * run's events route after the last event it saw (the log gives exactly the rest, nothing twice).
+ * Returns whether `done` arrived.
+ */
+async function readRun(first, org, runId, onEvent) {
+  let res = first;
+  let last = 0;
+  let ended = false;
+  for (let attempt = 0; attempt < 6 && !ended; attempt++) {
+    if (!res) {
+      if (attempt > 0) await sleep(Math.min(500 * 2 ** attempt, 4000));
+      res = await fetch(`/v1/orgs/${encodeURIComponent(org)}/runs/${encodeURIComponent(runId)}/events?after=${last}`, {
+        headers: { accept: "text/event-stream" },
+        credentials: "same-origin",
+      }).catch(() => null);
+      if (res && !res.ok) {
+        const failure = await res.json().catch(() => null);
+        throw new Error(failure?.error?.message || `Following the run failed (${res.status}).`);
+      }
+    }
+    if (!res?.body) {
+      res = null;
+      continue;
+    }
+    try {
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer = parseFrames(buffer + value, (name, data, id) => {
+          if (id) last = id;
+          if (name === "done") ended = true;
+          onEvent(name, data);
+        });
+      }
+    } catch {
+      // The connection dropped: reconnect after `last`.
+    }
+    res = null;
+    if (!runId) break;
+  }
+  return ended;
+}
+
+/**
+ * Draws one run's events into `reply` (text, tool cards, how it ended), as the server draws a
+ * stored one. Returns the status line's words for how it ended.
+ */
+async function renderRun(first, org, runId, reply, transcript) {
+  let text = null;
+  let failure = null;
+  let atLimit = false;
+  const cards = new Map();
+  const ended = await readRun(first, org, runId, (name, data) => {
+    const stick = atNewest(transcript);
+    reply.querySelector(".live-note")?.remove();
+    if (name === "text") {
+      if (!text) {
+        text = el("div", "text", "");
+        reply.append(text);
+      }
+      text.textContent += data.text;
+    } else if (name === "resumed") {
+      // A gateway took the run over: the text of the step it cut is superseded by what follows.
+      text?.remove();
+      text = null;
+    } else if (name === "tool_start") {
+      text = null;
+      const card = toolCard(data.tool, data.input);
+      cards.set(data.id, card);
+      reply.append(card);
+    } else if (name === "tool_result") {
+      const card = cards.get(data.id);
+      if (!card) return;
+      card.querySelector(".result").textContent = pretty(data.output ?? "");
+      card.querySelector(".state").textContent = data.isError ? "failed" : "done";
+      if (data.isError) card.classList.add("tool-error");
+    } else if (name === "error") {
+      failure = data.error?.message || "The run failed.";
+      reply.append(el("p", "run-ending flash flash-error", failure));
+    } else if (name === "done") {
+      const stats = el("p", "run-stats small muted", `${runStats(data)} · `);
+      const link = el("a", "", "run");
+      link.href = `/orgs/${encodeURIComponent(org)}/runs/${encodeURIComponent(runId)}`;
+      stats.append(link);
+      reply.append(stats);
+      if (data.stopReason === "cancelled") failure ??= "The run was cancelled.";
+      atLimit = data.stopReason === "max_iterations";
+    }
+    follow(transcript, false, stick);
+  });
+  if (!ended) failure ??= "Lost the connection to the run; reload the page to follow it again.";
+  // The status line says how the run really ended.
+  return failure ? `Failed: ${failure}` : atLimit ? "Stopped at the agent's iteration limit." : "Response complete.";
+}
+
+/** The Stop button cancels the run it is bound to, from wherever it runs. */
+function bindStop(form, org, runId) {
+  const stop = form?.querySelector("button[data-stop]");
+  if (!stop) return () => {};
+  stop.hidden = false;
+  stop.disabled = false;
+  stop.onclick = async () => {
+    stop.disabled = true;
+    await fetch(`/v1/orgs/${encodeURIComponent(org)}/runs/${encodeURIComponent(runId)}/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      credentials: "same-origin",
+      body: "{}",
+    }).catch(() => null);
+  };
+  return () => {
+    stop.hidden = true;
+    stop.onclick = null;
+  };
 }
 
 document.addEventListener("submit", async (event) => {
@@ -111,6 +234,7 @@ document.addEventListener("submit", async (event) => {
   if (!message || !transcript) return;
   const agentId = form.dataset.agent;
   const conversationId = form.dataset.conversation;
+  const org = form.dataset.org;
 
   transcript.append(el("div", "msg user", message));
   const reply = el("div", "msg assistant");
@@ -119,12 +243,11 @@ document.addEventListener("submit", async (event) => {
   textarea.value = "";
   button.disabled = true;
   status.textContent = "Thinking…";
-  let text = null;
-  let failure = null;
-  let atLimit = false;
-  const cards = new Map();
-  const body = { message };
+  // A background run that streams: reloading the page or losing the connection does not cancel
+  // it (the page follows it again); Stop does.
+  const body = { message, background: true, stream: true };
   if (conversationId) body.conversationId = conversationId;
+  let unbind = () => {};
 
   try {
     const res = await fetch(`/v1/agent/${encodeURIComponent(agentId)}/chat`, {
@@ -146,51 +269,50 @@ document.addEventListener("submit", async (event) => {
       url.searchParams.set("conversation", newConversation);
       history.replaceState(history.state, "", url);
     }
+    const runId = res.headers.get("x-run-id");
+    reply.dataset.run = runId || "";
+    unbind = bindStop(form, org, runId);
     status.textContent = "Streaming…";
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer = parseFrames(buffer + value, (name, data) => {
-        const stick = atNewest(transcript);
-        if (name === "text") {
-          if (!text) {
-            text = el("div", "text", "");
-            reply.append(text);
-          }
-          text.textContent += data.text;
-        } else if (name === "tool_start") {
-          text = null;
-          const card = toolCard(data.tool, data.input);
-          cards.set(data.id, card);
-          reply.append(card);
-        } else if (name === "tool_result") {
-          const card = cards.get(data.id);
-          if (!card) return;
-          card.querySelector(".result").textContent = pretty(data.output ?? "");
-          card.querySelector(".state").textContent = data.isError ? "failed" : "done";
-          if (data.isError) card.classList.add("tool-error");
-        } else if (name === "error") {
-          failure = data.error?.message || "The run failed.";
-          reply.append(el("p", "run-ending flash flash-error", failure));
-        } else if (name === "done") {
-          reply.append(el("p", "run-stats small muted", runStats(data)));
-          if (data.stopReason === "cancelled") failure ??= "The run was cancelled.";
-          atLimit = data.stopReason === "max_iterations";
-        }
-        follow(transcript, false, stick);
-      });
-    }
-    // The status line says how the run really ended.
-    status.textContent = failure ? `Failed: ${failure}` : atLimit ? "Stopped at the agent's iteration limit." : "Response complete.";
+    status.textContent = await renderRun(res, org, runId, reply, transcript);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     reply.append(el("p", "run-ending flash flash-error", message));
     status.textContent = `Failed: ${message}`;
     follow(transcript, true);
   } finally {
+    unbind();
     button.disabled = false;
     textarea.focus();
   }
 });
+
+/**
+ * Runs the page shows as not ended (reloaded while streaming, a background run, a run's own
+ * page) are followed from the start of their event log, live to their end.
+ */
+function followLiveRuns() {
+  const transcript = document.getElementById("transcript");
+  for (const node of document.querySelectorAll("[data-live-run]")) {
+    if (node.dataset.following) continue;
+    node.dataset.following = "1";
+    const form = document.querySelector("form[data-chat]");
+    const status = form?.querySelector(".status");
+    const button = form?.querySelector("button[type=submit]");
+    const unbind = bindStop(form, node.dataset.org, node.dataset.liveRun);
+    if (button) button.disabled = true;
+    if (status) status.textContent = "Following a run that is still going…";
+    renderRun(null, node.dataset.org, node.dataset.liveRun, node, transcript || node)
+      .catch((error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        node.append(el("p", "run-ending flash flash-error", message));
+        return `Failed: ${message}`;
+      })
+      .then((line) => {
+        unbind();
+        if (status) status.textContent = line;
+        if (button) button.disabled = false;
+      });
+  }
+}
+document.addEventListener("DOMContentLoaded", followLiveRuns);
+document.addEventListener("htmx:load", followLiveRuns);

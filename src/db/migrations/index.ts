@@ -8,6 +8,7 @@ import * as m0006mc from "./0006_mcp_channels";
 import * as m0007di from "./0007_deletion_indexes";
 import * as m0008 from "./0008_durable_runs";
 import * as m0011 from "./0011_compatible_surfaces";
+import * as m0013 from "./0013_webhooks_schedules";
 
 type Dialect = "sqlite" | "postgres";
 
@@ -25,6 +26,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0007_deletion_indexes": m0007di,
   "0008_durable_runs": { up: (db) => m0008.up(db, dialect), down: m0008.down },
   "0011_compatible_surfaces": m0011,
+  "0013_webhooks_schedules": m0013,
 });
 
 /**

@@ -92,6 +92,8 @@ export function deleteAgent(db: Kysely<Database>, orgId: string, agentId: string
     await trx.deleteFrom("memory_notes").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("memory_history").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     await trx.deleteFrom("agent_skills").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
+    // Its schedules, with their tick claims (foreign key).
+    await trx.deleteFrom("schedules").where("org_id", "=", orgId).where("agent_id", "=", agentId).execute();
     const result = await trx.deleteFrom("agents").where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   });

@@ -19,6 +19,10 @@ export interface Plan {
   maxConcurrentRuns: number;
   /** Sandbox workspace size in bytes (Pro tools). */
   workspaceBytes: number;
+  /** Most schedules an org may have (README "Schedules"); null = no cap. */
+  maxSchedules: number | null;
+  /** Shortest interval between two ticks of a schedule, in minutes; 0 = none (every minute). */
+  minScheduleIntervalMinutes: number;
 }
 
 const PlanSchema = z.strictObject({
@@ -31,16 +35,19 @@ const PlanSchema = z.strictObject({
   maxAgents: z.number().int().min(1).nullable(),
   maxConcurrentRuns: z.number().int().min(1),
   workspaceBytes: z.number().int().min(0),
+  // Optional so plan files written before schedules existed still load.
+  maxSchedules: z.number().int().min(0).nullable().default(10),
+  minScheduleIntervalMinutes: z.number().int().min(0).default(60),
 });
 
 const MiB = 1024 * 1024;
 
 /** Built-in plans. Self-hosters usually set OPENPAW_DEFAULT_PLAN=unlimited. */
 export const BUILT_IN_PLANS: Plan[] = [
-  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0 },
-  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB },
-  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB },
-  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB },
+  { id: "free", name: "Free", priceMonthly: 0, tokenLimit: 200_000, overageRate: null, toolTier: "free", maxAgents: 3, maxConcurrentRuns: 2, workspaceBytes: 0, maxSchedules: 2, minScheduleIntervalMinutes: 60 },
+  { id: "pro", name: "Pro", priceMonthly: 29, tokenLimit: 10_000_000, overageRate: 3, toolTier: "pro", maxAgents: 25, maxConcurrentRuns: 10, workspaceBytes: 1024 * MiB, maxSchedules: 20, minScheduleIntervalMinutes: 15 },
+  { id: "agency", name: "Agency", priceMonthly: 199, tokenLimit: 100_000_000, overageRate: 2, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 50, workspaceBytes: 10 * 1024 * MiB, maxSchedules: 100, minScheduleIntervalMinutes: 5 },
+  { id: "unlimited", name: "Unlimited (self-hosted)", priceMonthly: 0, tokenLimit: null, overageRate: null, toolTier: "agency", maxAgents: null, maxConcurrentRuns: 100, workspaceBytes: 10 * 1024 * MiB, maxSchedules: null, minScheduleIntervalMinutes: 0 },
 ];
 
 /** The plan table: built-ins, with entries of OPENPAW_PLANS_FILE (a JSON array) added or replacing by id. */

@@ -47,6 +47,8 @@ export async function deleteConversation(db: Kysely<Database>, orgId: string, ag
     if (!found) return false;
     await trx.deleteFrom("messages").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
     await trx.deleteFrom("runs").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
+    // A schedule that posts into the conversation has nowhere left to post.
+    await trx.deleteFrom("schedules").where("org_id", "=", orgId).where("conversation_id", "=", conversationId).execute();
     await trx
       .deleteFrom("memory_history")
       .where("org_id", "=", orgId)

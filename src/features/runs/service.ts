@@ -257,11 +257,11 @@ export class RunsService {
   // ── dispatch and takeover ─────────────────────────────────────────────────────────────────
 
   /**
-   * What the principal that started a run may do now, for a run that starts or continues without
-   * its client: the key's current scopes, or the user's current role. Null when the key was
+   * What the principal that started a run (or created a schedule) may do now, for a run that
+   * starts or continues without its client: the key's current scopes, or the user's current role. Null when the key was
    * revoked or expired, or the user left the org.
    */
-  private async accessOfRun(row: RunsTable): Promise<OrgAccess | null> {
+  async accessOf(row: Pick<RunsTable, "org_id" | "api_key_id" | "user_id">): Promise<OrgAccess | null> {
     const db = this.deps.db.kysely;
     if (row.api_key_id) {
       const key = await db.selectFrom("api_keys").selectAll().where("org_id", "=", row.org_id).where("id", "=", row.api_key_id).executeTakeFirst();
@@ -311,7 +311,7 @@ export class RunsService {
    * its starter's access is gone.
    */
   private async accessOrEnd(row: RunsTable, condition: EndCondition): Promise<OrgAccess | null> {
-    const access = await this.accessOfRun(row);
+    const access = await this.accessOf(row);
     if (!access) {
       await this.endUnowned(row, "error", { type: "api_error", message: "The API key or user that started this run no longer has access to the organization." }, condition);
     }

@@ -18,6 +18,7 @@ export function usageRecordOf(run: RunsTable, ending: RunEnding, agentName: stri
     run_id: run.id,
     parent_run_id: run.parent_run_id,
     api_key_id: run.api_key_id,
+    schedule_id: run.schedule_id,
     user_id: run.user_id,
     model: run.model,
     input_tokens: usage.inputTokens,

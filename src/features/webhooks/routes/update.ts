@@ -1,0 +1,51 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { isUniqueViolation } from "../../../db";
+import { orgAccess, requireAuth } from "../../../http/auth";
+import type { AppEnv } from "../../../http/context";
+import { errors } from "../../../http/errors";
+import { commonErrors, jsonBody, jsonResponse } from "../../../http/openapi";
+import { type EndpointChanges, findEndpoint, updateEndpoint } from "../repository";
+import { Description, EndpointParams, Events, Url, WebhookSchema, requireWebhookPermission, serializeWebhook, tags } from "./schemas";
+import { checkWebhookUrl, duplicateUrl } from "./url";
+
+const Body = z
+  .strictObject({ url: Url.optional(), events: Events.optional(), description: Description.nullable().optional(), enabled: z.boolean().optional() })
+  .openapi("UpdateWebhookRequest");
+
+const route = createRoute({
+  method: "patch",
+  path: "/v1/orgs/{orgId}/webhooks/{webhookId}",
+  tags,
+  summary: "Change a webhook endpoint (enabling it again clears the reason it was disabled for)",
+  middleware: [requireAuth, orgAccess] as const,
+  request: { params: EndpointParams, body: jsonBody(Body) },
+  responses: { 200: jsonResponse(WebhookSchema, "The endpoint"), 409: jsonResponse(z.any(), "URL already registered"), ...commonErrors },
+});
+
+export function updateWebhook(app: OpenAPIHono<AppEnv>) {
+  app.openapi(route, async (c) => {
+    const { access, services } = c.var;
+    requireWebhookPermission(access, true);
+    const { webhookId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const existing = await findEndpoint(services.db.kysely, access.orgId, webhookId);
+    if (!existing) throw errors.notFound("Webhook", "webhookId");
+    if (body.url !== undefined) await checkWebhookUrl(services, body.url);
+    const changes: EndpointChanges = {
+      updated_at: Date.now(),
+      ...(body.url !== undefined ? { url: body.url } : {}),
+      ...(body.events !== undefined ? { events: JSON.stringify(body.events) } : {}),
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      // A person's decision: enabled again starts the 3-day count afresh.
+      ...(body.enabled !== undefined ? { enabled: body.enabled ? 1 : 0, disabled_reason: null, failing_since: null } : {}),
+    };
+    try {
+      if (!(await updateEndpoint(services.db.kysely, access.orgId, webhookId, changes))) throw errors.notFound("Webhook", "webhookId");
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicateUrl();
+      throw error;
+    }
+    return c.json(serializeWebhook({ ...existing, ...changes }), 200);
+  });
+}
