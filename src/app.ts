@@ -2,9 +2,6 @@ import { approvalRoutes } from "./features/approvals/routes";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { webhookRoutes } from "./features/webhooks/routes";
 import { scheduleRoutes } from "./features/schedules/routes";
-import { HTTPException } from "hono/http-exception";
-import type { Context } from "hono";
-import { isConnectionError, isForeignKeyViolation } from "./db";
 import { agentRoutes } from "./features/agents/routes";
 import { channelRoutes } from "./features/channels/routes";
 import { mcpServerRoutes } from "./features/mcp/routes";
@@ -27,14 +24,14 @@ import { orgRoutes } from "./features/orgs/routes";
 import { skillRoutes } from "./features/skills/routes";
 import { usageRoutes } from "./features/usage/routes";
 import type { AppEnv } from "./http/context";
-import { ApiError, errorEnvelope, errors } from "./http/errors";
+import { ApiError, createErrorHandler } from "./http/errors";
 import { hostRouting } from "./http/host-routing";
 import { idempotency } from "./http/idempotency";
 import { requestLimits } from "./http/request-limits";
 import { httpMetrics } from "./http/metrics";
 import { requestTracing } from "./http/tracing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
-import { SECURITY_SCHEMES, validationError } from "./http/openapi";
+import { SECURITY_SCHEMES } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
 import type { Services } from "./services";
 
@@ -46,44 +43,6 @@ const nonJsonBodies = (path: string, mediaType: string) =>
   path === "/v1/webhooks/stripe" ||
   (/^\/v1\/orgs\/[^/]+\/skills(\/[^/]+)?$/.test(path) && mediaType === "text/markdown") ||
   isUploadPath(path);
-
-/** PostgreSQL refuses NUL in text (SQLite stores it): that is the client's input, not our failure. */
-const isUntextableInput = (error: unknown) => ["22021", "22P05"].includes((error as { code?: string })?.code ?? "");
-
-/**
- * Converts any thrown value into the error envelope (OpenAI's shape under /openai/v1); the one
- * place errors become responses.
- */
-export function handleError(error: unknown, c: Context<AppEnv>): Response {
-  let apiError: ApiError;
-  if (error instanceof ApiError) apiError = error;
-  else if (error instanceof HTTPException) {
-    apiError =
-      error.status === 413
-        ? errors.tooLarge()
-        : error.status === 400
-          ? errors.invalid(error.message || "Invalid request.")
-          : new ApiError(error.status >= 500 ? "api_error" : "invalid_request_error", error.message || "Request failed.", {
-              status: error.status,
-            });
-  } else if (error && typeof error === "object" && (error as { name?: string }).name === "ZodError") {
-    apiError = validationError(error as never, "json");
-  } else if (isUntextableInput(error)) {
-    apiError = errors.invalid("Text fields must not contain NUL characters.");
-  } else if (isForeignKeyViolation(error)) {
-    // Only a concurrent deletion gets here (what the request names was checked first), e.g. a
-    // request that authenticated just before its org was deleted on another replica.
-    apiError = errors.conflict("Something this request refers to was deleted while it was under way.");
-  } else if (isConnectionError(error)) {
-    c.var.services?.logger.error("database unavailable", { requestId: c.var.requestId, error });
-    apiError = errors.unavailable("The database is temporarily unavailable; retry shortly.");
-  } else {
-    c.var.services?.logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
-    apiError = new ApiError("api_error", "Something went wrong on our side. Quote the request id if you contact support.");
-  }
-  const { status, body, headers } = isOpenAiPath(c.req.path) ? openAiErrorEnvelope(apiError) : errorEnvelope(apiError, c.var.requestId);
-  return c.json(body, status as 400, headers);
-}
 
 /** Builds the gateway's Hono app from its services. */
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
@@ -163,7 +122,13 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
   // Last: the dashboard owns only its own paths (DASHBOARD_PATHS: its pages, /docs, assets), never /v1 or the probes.
   app.route("/", dashboardRoutes(app));
 
-  app.notFound((c) => htmlNotFound(c) ?? handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`), c));
+  // Under /openai/v1 errors take OpenAI's shape, so the OpenAI SDKs raise their typed errors.
+  const handleError = createErrorHandler([{ matches: isOpenAiPath, envelope: openAiErrorEnvelope }]);
+  app.notFound(
+    (c) =>
+      htmlNotFound(c) ??
+      handleError(new ApiError("not_found_error", `No route for ${c.req.method} ${c.req.path}.`, { code: "route_not_found" }), c),
+  );
   app.onError((error, c) => handleError(error, c));
   return app;
 }

@@ -59,16 +59,12 @@ async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null>
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw errors.unauthenticated('Malformed Authorization header; expected "Bearer sk_live_...".');
+    if (!match) throw errors.unauthenticated('Malformed Authorization header; expected "Bearer sk_live_...".', "malformed_authorization");
     const result = await services.apiKeys.check(match[1]);
     if (!result.ok) {
-      const message =
-        result.reason === "revoked"
-          ? "This API key has been revoked."
-          : result.reason === "expired"
-            ? "This API key has expired."
-            : "Invalid API key.";
-      throw errors.unauthenticated(message);
+      if (result.reason === "revoked") throw errors.unauthenticated("This API key has been revoked.", "key_revoked");
+      if (result.reason === "expired") throw errors.unauthenticated("This API key has expired.", "key_expired");
+      throw errors.unauthenticated("Invalid API key.", "invalid_api_key");
     }
     const key = result.key;
     return {
@@ -83,7 +79,7 @@ async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null>
   const token = getCookie(c, SESSION_COOKIE);
   if (token) {
     const session = await findSessionUser(services.db.kysely, await sha256Hex(token), Date.now());
-    if (!session) throw errors.unauthenticated("Your session has expired or was signed out; sign in again.");
+    if (!session) throw errors.unauthenticated("Your session has expired or was signed out; sign in again.", "session_expired");
     return { kind: "user", userId: session.userId, email: session.email, sessionId: session.sessionId };
   }
   return null;
@@ -101,7 +97,7 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
 /** Requires a signed-in user (dashboard/account routes that keys may not call). */
 export function requireUser(c: Context<AppEnv>): Extract<Principal, { kind: "user" }> {
   const principal = c.var.principal;
-  if (principal?.kind !== "user") throw errors.forbidden("This endpoint needs a signed-in user session, not an API key.");
+  if (principal?.kind !== "user") throw errors.forbidden("This endpoint needs a signed-in user session, not an API key.", "session_required");
   return principal;
 }
 

@@ -77,7 +77,7 @@ export function requireJsonContentType(accept: (path: string, mediaType: string)
       const hasBody = Number(c.req.header("content-length") ?? 0) > 0 || c.req.header("transfer-encoding") !== undefined;
       const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
       if (hasBody && !JSON_TYPE.test(mediaType) && !accept(c.req.path, mediaType)) {
-        throw errors.invalid(`Content-Type must be application/json${mediaType ? `, got ${mediaType}` : ""}.`);
+        throw errors.invalid(`Content-Type must be application/json${mediaType ? `, got ${mediaType}` : ""}.`, undefined, "unsupported_media_type");
       }
     }
     await next();
@@ -105,7 +105,7 @@ export function csrfOriginCheck(publicUrl: string): MiddlewareHandler<AppEnv> {
         }
       })();
       const allowed = origin === undefined ? site !== "cross-site" : origin === publicOrigin || sameHost;
-      if (!allowed) throw errors.forbidden("Cross-site request refused (Origin does not match this site).");
+      if (!allowed) throw errors.forbidden("Cross-site request refused (Origin does not match this site).", "cross_site_request");
     }
     await next();
   };

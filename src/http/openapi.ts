@@ -2,22 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { type JsonLimits, checkJsonBounds } from "../lib/json-bounds";
 import type { AppEnv } from "./context";
-import { ApiError } from "./errors";
-
-/** Turns a zod validation failure into a 400 naming the first bad field and why. */
-export function validationError(error: ZodError, target: string): ApiError {
-  const issue = error.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
-  const param = path || (target === "json" ? undefined : target);
-  let message = issue?.message ?? "Invalid request.";
-  if (issue?.code === "unrecognized_keys") {
-    const keys = (issue as { keys?: string[] }).keys ?? [];
-    message = `Unknown parameter${keys.length > 1 ? "s" : ""}: ${keys.join(", ")}.`;
-    return new ApiError("invalid_request_error", message, { param: [path, keys[0]].filter(Boolean).join(".") });
-  }
-  if (issue?.code === "invalid_type" && /received undefined/.test(message)) message = "This field is required.";
-  return new ApiError("invalid_request_error", param ? `Invalid ${param}: ${message}` : message, { param });
-}
+import { validationError } from "./errors";
 
 /** A router whose request validation failures become our 400 envelope. */
 export function createRouter(): OpenAPIHono<AppEnv> {

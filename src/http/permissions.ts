@@ -53,7 +53,7 @@ export function requireAgentScopedRoute(access: OrgAccess, method: string, route
   if (access.agentIds === null) return;
   const read = method === "GET" || method === "HEAD";
   if (AGENT_SCOPED_ROUTES.some((r) => r.pattern.test(route) && (r.methods === "any" || read))) return;
-  throw errors.forbidden("This API key is restricted to some agents; it cannot reach the organization's other resources.");
+  throw errors.forbidden("This API key is restricted to some agents; it cannot reach the organization's other resources.", "key_restricted");
 }
 
 /** True when a restricted key may see this agent. */

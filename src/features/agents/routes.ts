@@ -1,11 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AgentsTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv, OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { PaginationQuery, commonErrors, createRouter, jsonBody, jsonResponse, OrgIdParam, paginated } from "../../http/openapi";
-import { canSeeAgent, requirePermission } from "../../http/permissions";
+import { PaginationQuery, createRouter, jsonBody, jsonResponse, OrgIdParam, paginated } from "../../http/openapi";
+import { canSeeAgent } from "../../http/permissions";
+import { orgRoute } from "../../http/routes";
 import { newId } from "../../lib/ids";
 import type { ModelInfo } from "../../runtime/models/catalogue";
 import { type AgentChanges, deleteAgent, findAgent, insertAgentWithinLimit, listAgents, updateAgent } from "./repository";
@@ -15,62 +15,71 @@ import { agentViews, planOfOrg, serializeAgent } from "./serialize";
 const tags = ["Agents"];
 const DEFAULT_TEMPERATURE = 0.7;
 
-const createAgentRoute = createRoute({
+const createAgentRoute = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/agents",
+  operationId: "agents.create",
   tags,
   summary: "Create an agent",
   description:
     "Needs write permission. 403 when the org's plan allows no more agents (the message names the plan), or when the API key is restricted to some agents.",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }), body: jsonBody(CreateAgentBody) },
-  responses: { 201: jsonResponse(AgentSchema, "The new agent"), ...commonErrors },
+  responses: { 201: jsonResponse(AgentSchema, "The new agent") },
+  permission: "write",
 });
 
-const listAgentsRoute = createRoute({
+const listAgentsRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents",
+  operationId: "agents.list",
   tags,
+  description: "Agents a key restricted to some agents may see are the only ones listed.",
   summary: "List the org's agents (newest first, paginated)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }), query: PaginationQuery },
   responses: {
     200: jsonResponse(
       z.object({ data: z.array(AgentSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
       "A page of agents",
     ),
-    ...commonErrors,
   },
+  permission: "read",
 });
 
-const getAgentRoute = createRoute({
+const getAgentRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents/{agentId}",
+  operationId: "agents.get",
   tags,
+  description: "Needs read permission. 404 for another org's agent or one beyond a restricted key's agents.",
   summary: "Get an agent, with its attached skills",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentParams },
-  responses: { 200: jsonResponse(AgentSchema, "The agent"), ...commonErrors },
+  responses: { 200: jsonResponse(AgentSchema, "The agent") },
+  permission: "read",
 });
 
-const updateAgentRoute = createRoute({
+const updateAgentRoute = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}/agents/{agentId}",
+  operationId: "agents.update",
   tags,
+  description: "Needs write permission. Fields not sent keep their values; `model` must be one a configured provider serves (400 otherwise).",
   summary: "Update an agent (only the fields sent change)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentParams, body: jsonBody(UpdateAgentBody) },
-  responses: { 200: jsonResponse(AgentSchema, "The agent"), ...commonErrors },
+  responses: { 200: jsonResponse(AgentSchema, "The agent") },
+  permission: "write",
 });
 
-const deleteAgentRoute = createRoute({
+const deleteAgentRoute = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}",
+  operationId: "agents.delete",
   tags,
   summary: "Delete an agent with its memory, conversations, skill links and runs (usage records stay)",
-  middleware: [requireAuth, orgAccess] as const,
+  description:
+    "Needs write permission. Removes the agent's memory, conversations, skill links and runs; its usage records stay for billing.",
   request: { params: AgentParams },
-  responses: { 204: { description: "Deleted" }, ...commonErrors },
+  responses: { 204: { description: "Deleted" } },
+  permission: "write",
 });
 
 /**
@@ -118,8 +127,7 @@ export function agentRoutes() {
 
   app.openapi(createAgentRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
-    if (access.agentIds) throw errors.forbidden("An API key restricted to some agents cannot create agents.");
+    if (access.agentIds) throw errors.forbidden("An API key restricted to some agents cannot create agents.", "key_restricted");
     const body = c.req.valid("json");
     const model = await requireModel(c, body.model);
     const plan = await planOfOrg(services.db.kysely, services.plans, access.orgId);
@@ -141,14 +149,13 @@ export function agentRoutes() {
       updated_at: now,
     };
     if (!(await insertAgentWithinLimit(services.db.kysely, agent, plan.maxAgents))) {
-      throw errors.forbidden(`The ${plan.name} plan allows at most ${plan.maxAgents} agents; delete one or upgrade the plan.`);
+      throw errors.forbidden(`The ${plan.name} plan allows at most ${plan.maxAgents} agents; delete one or upgrade the plan.`, "agent_limit_reached");
     }
     return c.json(serializeAgent(agent, plan, [], services.tools.unavailable()), 201);
   });
 
   app.openapi(listAgentsRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const { page, limit } = c.req.valid("query");
     const db = services.db.kysely;
     const { rows, total } = await listAgents(db, access.orgId, { agentIds: access.agentIds, limit, offset: (page - 1) * limit });
@@ -157,7 +164,6 @@ export function agentRoutes() {
 
   app.openapi(getAgentRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const agent = await requireVisibleAgent(c, access, c.req.valid("param").agentId);
     const [view] = await agentViews(services, access.orgId, [agent]);
     return c.json(view, 200);
@@ -165,7 +171,6 @@ export function agentRoutes() {
 
   app.openapi(updateAgentRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const agent = await requireVisibleAgent(c, access, c.req.valid("param").agentId);
     const body = c.req.valid("json");
     const changes: AgentChanges = {};
@@ -197,7 +202,6 @@ export function agentRoutes() {
 
   app.openapi(deleteAgentRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId } = c.req.valid("param");
     if (!canSeeAgent(access, agentId) || !(await deleteAgent(services.db.kysely, access.orgId, agentId))) {
       throw errors.notFound("Agent", "agentId");

@@ -1,15 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Kysely } from "kysely";
 import type { ApiKeysTable, Database } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { Scope } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
-import { permissionsOfScopes, requirePermission } from "../../http/permissions";
+import { createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
+import { permissionsOfScopes } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { existingAgentIds } from "../agents/repository";
 import { generateApiKey, sha256Hex } from "./key-format";
 import { insertApiKey, listApiKeys, revokeApiKey } from "./repository";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["API keys"];
 const ScopeEnum = z.enum(["chat", "read", "write", "admin"]);
@@ -43,38 +43,41 @@ const CreateApiKeyBody = z
 
 const Params = z.object({ orgId: OrgIdParam });
 
-const createKey = createRoute({
+const createKey = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/api-keys",
+  operationId: "apiKeys.create",
   tags,
   summary: "Create an API key (the full key is returned once)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(CreateApiKeyBody) },
-  responses: { 201: jsonResponse(CreatedApiKeySchema, "The key, with its secret"), ...commonErrors },
+  responses: { 201: jsonResponse(CreatedApiKeySchema, "The key, with its secret") },
+  permission: "admin",
 });
 
-const listKeys = createRoute({
+const listKeys = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/api-keys",
+  operationId: "apiKeys.list",
   tags,
   summary: "List API keys (prefix and last 4 only)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 200: jsonResponse(z.object({ data: z.array(ApiKeySchema) }), "Keys"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(ApiKeySchema) }), "Keys") },
+  permission: "read",
 });
 
-const revokeKey = createRoute({
+const revokeKey = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/api-keys/{keyId}",
+  operationId: "apiKeys.revoke",
   tags,
   summary: "Revoke an API key",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params.extend({
       keyId: PathId("keyId", "key_4f9Kq2"),
     }),
   },
-  responses: { 204: { description: "Revoked" }, ...commonErrors },
+  responses: { 204: { description: "Revoked" } },
+  permission: "admin",
 });
 
 /** Every id of `agentIds` must be an agent of the org: 400 naming the first that is not (never saying whose it is). */
@@ -104,7 +107,6 @@ export function apiKeyRoutes() {
 
   app.openapi(createKey, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "admin");
     const body = c.req.valid("json");
     const now = Date.now();
     const parent = access.principal.kind === "key" ? access.principal : null;
@@ -145,14 +147,12 @@ export function apiKeyRoutes() {
 
   app.openapi(listKeys, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const keys = await listApiKeys(services.db.kysely, access.orgId);
     return c.json({ data: keys.map((k) => serializeKey(k, services.apiKeys.lastUsedAt(k.id) ?? k.last_used_at)) }, 200);
   });
 
   app.openapi(revokeKey, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "admin");
     const { keyId } = c.req.valid("param");
     if (!(await revokeApiKey(services.db.kysely, access.orgId, keyId, Date.now()))) throw errors.notFound("API key", "keyId");
     services.apiKeys.invalidate({ keyId });

@@ -1,15 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type Stripe from "stripe";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { commonErrors, createRouter, ErrorSchema, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
 import type { Services } from "../../services";
 import { findOrg } from "../orgs/repository";
 import { effectivePlan } from "./period";
 import { stripeFailure } from "./service";
 import type { Context } from "hono";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Billing"];
 
@@ -41,41 +40,43 @@ const notImplementedResponse = {
   501: { content: { "application/json": { schema: ErrorSchema } }, description: "Stripe is not configured on this server" },
 };
 
-const getBilling = createRoute({
+const getBilling = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/billing",
+  operationId: "billing.get",
   tags,
   summary: "Plan, token usage of the period, limit and overage",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 200: jsonResponse(BillingSchema, "Billing state"), ...commonErrors },
+  responses: { 200: jsonResponse(BillingSchema, "Billing state") },
+  permission: "read",
 });
 
-const checkout = createRoute({
+const checkout = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/billing/checkout",
+  operationId: "billing.checkout",
   tags,
   summary: "Create a Stripe Checkout session for a plan (owners and admin keys)",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params,
     body: jsonBody(z.strictObject({ plan: z.string().min(1).max(40), successUrl: HttpUrl.optional(), cancelUrl: HttpUrl.optional() })),
   },
   responses: {
     200: jsonResponse(z.object({ id: z.string(), url: z.string() }), "The Checkout session"),
-    ...commonErrors,
     ...notImplementedResponse,
   },
+  permission: "billing",
 });
 
-const portal = createRoute({
+const portal = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/billing/portal",
+  operationId: "billing.portal",
   tags,
   summary: "Create a Stripe billing-portal session (owners and admin keys)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(z.strictObject({ returnUrl: HttpUrl.optional() })) },
-  responses: { 200: jsonResponse(z.object({ url: z.string() }), "The portal session"), ...commonErrors, ...notImplementedResponse },
+  responses: { 200: jsonResponse(z.object({ url: z.string() }), "The portal session"), ...notImplementedResponse },
+  permission: "billing",
 });
 
 const webhook = createRoute({
@@ -117,7 +118,6 @@ export function billingRoutes() {
 
   app.openapi(getBilling, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const org = await orgOf(c);
     const plan = effectivePlan(org, services.plans, Date.now());
     const usage = await services.quota.periodUsage(org.id);
@@ -138,7 +138,6 @@ export function billingRoutes() {
 
   app.openapi(checkout, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "billing");
     const stripe = requireStripe(services);
     const body = c.req.valid("json");
     if (!services.plans.has(body.plan)) throw errors.invalid(`Unknown plan "${body.plan}".`, "plan");
@@ -172,7 +171,6 @@ export function billingRoutes() {
 
   app.openapi(portal, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "billing");
     const stripe = requireStripe(services);
     const body = c.req.valid("json");
     const org = await orgOf(c);

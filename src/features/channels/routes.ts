@@ -1,16 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
 import type { ChannelsTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { OrgIdParam, PathId, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { OrgIdParam, PathId, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { newId, randomBase62 } from "../../lib/ids";
 import { MISSING_SECRET_KEY_MESSAGE, encryptSecret, maskSecret } from "../../lib/secrets";
 import type { ChannelConfig } from "../../runtime/tools/message";
 import { outboundUrlProblem } from "../../runtime/tools/net/url-policy";
 import type { Services } from "../../services";
 import { deleteChannel, findChannel, insertChannel, listChannels } from "./repository";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Channels"];
 const DEFAULT_TELEGRAM_API = "https://api.telegram.org";
@@ -62,42 +61,46 @@ const TestResult = z
 const Params = z.object({ orgId: OrgIdParam });
 const ChannelParams = Params.extend({ channelId: PathId("channelId") });
 
-const createChannel = createRoute({
+const createChannel = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/channels",
+  operationId: "channels.create",
   tags,
   summary: "Add a channel the message tool can post to",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(CreateBody) },
-  responses: { 201: jsonResponse(ChannelSchema, "The channel"), 409: jsonResponse(z.any(), "Name taken"), ...commonErrors },
+  responses: { 201: jsonResponse(ChannelSchema, "The channel"), 409: jsonResponse(z.any(), "Name taken") },
+  permission: "write",
 });
-const listRoute = createRoute({
+const listRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/channels",
+  operationId: "channels.list",
   tags,
   summary: "List the org's channels (secrets masked)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 200: jsonResponse(z.object({ data: z.array(ChannelSchema) }), "Channels"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(ChannelSchema) }), "Channels") },
+  permission: "read",
 });
-const deleteRoute = createRoute({
+const deleteRoute = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/channels/{channelId}",
+  operationId: "channels.delete",
   tags,
   summary: "Remove a channel",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ChannelParams },
-  responses: { 204: { description: "Removed" }, ...commonErrors },
+  responses: { 204: { description: "Removed" } },
+  permission: "write",
 });
-const testRoute = createRoute({
+const testRoute = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/channels/{channelId}/test",
+  operationId: "channels.test",
   tags,
   summary: "Send a test message to the channel",
   description: "Answers 200 either way: `ok` says whether the platform accepted the message, `error.message` why not.",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ChannelParams },
-  responses: { 200: jsonResponse(TestResult, "The outcome"), ...commonErrors },
+  responses: { 200: jsonResponse(TestResult, "The outcome") },
+  permission: "write",
 });
 
 /** An URL shown without its secret part: the origin, then the last four characters. */
@@ -143,7 +146,6 @@ export function channelRoutes() {
 
   app.openapi(createChannel, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const body = c.req.valid("json");
     const key = services.config.secretKey;
     if (!key) throw errors.invalid(MISSING_SECRET_KEY_MESSAGE, "config");
@@ -186,21 +188,18 @@ export function channelRoutes() {
 
   app.openapi(listRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const rows = await listChannels(services.db.kysely, access.orgId);
     return c.json({ data: rows.map((row) => serialize(row)) }, 200);
   });
 
   app.openapi(deleteRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     if (!(await deleteChannel(services.db.kysely, access.orgId, c.req.valid("param").channelId))) throw errors.notFound("Channel", "channelId");
     return c.body(null, 204);
   });
 
   app.openapi(testRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const row = await findChannel(services.db.kysely, access.orgId, c.req.valid("param").channelId);
     if (!row) throw errors.notFound("Channel", "channelId");
     try {

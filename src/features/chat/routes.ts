@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../../http/auth";
-import { ApiError, errorEnvelope, errors } from "../../http/errors";
+import { ApiError, errors } from "../../http/errors";
 import { ErrorSchema, PathId, commonErrors, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
 import { sseResponse } from "../../http/sse";
 import type { SequencedEvent } from "../../runtime/events";
@@ -91,10 +91,8 @@ export function chatRoutes() {
       const events: SequencedEvent[] = [];
       // The client going away cancels the run, as on a stream.
       const result = await pending.execute((e) => events.push(e), c.req.raw.signal);
-      if (result.stopReason === "error" && result.error) {
-        const { status, body: envelope, headers } = errorEnvelope(new ApiError(result.error.type, result.error.message), c.var.requestId);
-        return c.json(envelope, status as 502, headers);
-      }
+      // The run's failure as the error envelope (the headers naming the run stay on the response).
+      if (result.stopReason === "error" && result.error) throw new ApiError(result.error.type, result.error.message);
       const done = events.find((e) => e.event === "done");
       if (done?.event !== "done") throw errors.unavailable("The run ended without its result; look it up in the runs API.");
       return c.json(

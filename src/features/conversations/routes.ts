@@ -1,12 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../http/auth";
+import { z } from "@hono/zod-openapi";
 import type { OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { OrgIdParam, PaginationQuery, PathId, commonErrors, createRouter, iso, jsonResponse, paginated } from "../../http/openapi";
-import { canSeeAgent, requirePermission } from "../../http/permissions";
+import { OrgIdParam, PaginationQuery, PathId, createRouter, iso, jsonResponse, paginated } from "../../http/openapi";
+import { canSeeAgent } from "../../http/permissions";
 import type { Services } from "../../services";
 import { findAgent } from "../agents/repository";
 import { deleteConversation, findConversation, listConversations, listRunsOfConversation, loadMessages } from "./repository";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Conversations"];
 const AgentParams = z.object({ orgId: OrgIdParam, agentId: PathId("agentId") });
@@ -35,28 +35,28 @@ const MessageSchema = z
   .object({ id: z.string(), runId: z.string(), role: z.enum(["user", "assistant", "tool"]), content: z.any(), createdAt: z.string() })
   .openapi("ConversationMessage");
 
-const list = createRoute({
+const list = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents/{agentId}/conversations",
+  operationId: "conversations.list",
   tags,
   summary: "List an agent's conversations, most recent first",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentParams, query: PaginationQuery },
   responses: {
     200: jsonResponse(
       z.object({ data: z.array(ConversationSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
       "Conversations",
     ),
-    ...commonErrors,
   },
+  permission: "read",
 });
 
-const get = createRoute({
+const get = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
+  operationId: "conversations.get",
   tags,
   summary: "A conversation with its messages (user, assistant with tool calls, tool results)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ConversationParams },
   responses: {
     200: jsonResponse(
@@ -66,18 +66,19 @@ const get = createRoute({
       }),
       "The conversation",
     ),
-    ...commonErrors,
   },
+  permission: "read",
 });
 
-const remove = createRoute({
+const remove = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}/conversations/{conversationId}",
+  operationId: "conversations.delete",
   tags,
   summary: "Delete a conversation with its messages, runs and HISTORY entries (usage records stay)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ConversationParams },
-  responses: { 204: { description: "Deleted" }, ...commonErrors },
+  responses: { 204: { description: "Deleted" } },
+  permission: "write",
 });
 
 async function visibleAgent(services: Services, access: OrgAccess, agentId: string) {
@@ -100,7 +101,6 @@ export function conversationRoutes() {
 
   app.openapi(list, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const { agentId } = c.req.valid("param");
     const { page, limit } = c.req.valid("query");
     await visibleAgent(services, access, agentId);
@@ -110,7 +110,6 @@ export function conversationRoutes() {
 
   app.openapi(get, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const { agentId, conversationId } = c.req.valid("param");
     await visibleAgent(services, access, agentId);
     const conversation = await findConversation(services.db.kysely, access.orgId, agentId, conversationId);
@@ -153,7 +152,6 @@ export function conversationRoutes() {
 
   app.openapi(remove, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId, conversationId } = c.req.valid("param");
     await visibleAgent(services, access, agentId);
     if (!(await deleteConversation(services.db.kysely, access.orgId, agentId, conversationId))) throw errors.notFound("Conversation", "conversationId");

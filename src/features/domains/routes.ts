@@ -1,16 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { isUniqueViolation } from "../../db";
 import type { CustomDomainsTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
 import { errors } from "../../http/errors";
-import { ErrorSchema, OrgIdParam, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { OrgIdParam, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { newId, randomBase62 } from "../../lib/ids";
 import { canonicalHost, normalizeDomain } from "./normalize";
 import { findDomainByName, findDomainOfOrg, deleteDomainOfOrg, replaceDomain, restartVerification } from "./repository";
 import { verificationRecordName, verificationRecordValue } from "./verifier";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Custom domain"];
 
@@ -46,38 +45,40 @@ const SetDomainBody = z
 
 const Params = z.object({ orgId: OrgIdParam });
 
-const putDomain = createRoute({
+const putDomain = orgRoute({
   method: "put",
   path: "/v1/orgs/{orgId}/custom-domain",
+  operationId: "customDomain.set",
   tags,
   summary: "Set the org's custom domain (replacing any, which restarts verification)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(SetDomainBody) },
   responses: {
     200: jsonResponse(CustomDomainSchema, "The domain, pending until its DNS records are found"),
-    ...commonErrors,
-    409: jsonResponse(ErrorSchema, "Another org uses this domain"),
   },
+  errors: { 409: "Another org uses this domain" },
+  permission: "write",
 });
 
-const getDomain = createRoute({
+const getDomain = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/custom-domain",
+  operationId: "customDomain.get",
   tags,
   summary: "The custom domain and its DNS instructions (re-checks DNS while pending)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 200: jsonResponse(CustomDomainSchema, "The domain"), ...commonErrors },
+  responses: { 200: jsonResponse(CustomDomainSchema, "The domain") },
+  permission: "read",
 });
 
-const deleteDomain = createRoute({
+const deleteDomain = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/custom-domain",
+  operationId: "customDomain.delete",
   tags,
   summary: "Remove the custom domain (its traffic stops at once)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 204: { description: "Removed" }, ...commonErrors },
+  responses: { 204: { description: "Removed" } },
+  permission: "write",
 });
 
 function serializeDomain(d: CustomDomainsTable, cnameTarget: string, cnameRequired: boolean) {
@@ -105,7 +106,6 @@ export function customDomainRoutes() {
 
   app.openapi(putDomain, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { domains, config } = services;
     const db = services.db.kysely;
     const check = normalizeDomain(c.req.valid("json").domain, domains.reservedNames);
@@ -153,7 +153,6 @@ export function customDomainRoutes() {
 
   app.openapi(getDomain, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const domain = await services.domains.currentOfOrg(access.orgId);
     if (!domain) throw errors.notFound("Custom domain");
     const { cnameTarget, requireCname } = services.config.domains;
@@ -162,7 +161,6 @@ export function customDomainRoutes() {
 
   app.openapi(deleteDomain, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     if (!(await deleteDomainOfOrg(services.db.kysely, access.orgId))) throw errors.notFound("Custom domain");
     services.domains.directory.invalidate();
     return c.body(null, 204);

@@ -1,15 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
 import { ApiError, type ErrorType, errors } from "../../http/errors";
 import { limitBody } from "../../http/middleware";
-import { commonErrors, createRouter, ErrorSchema, iso, jsonResponse, OrgIdParam } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { createRouter, iso, jsonResponse, OrgIdParam } from "../../http/openapi";
 import { type WorkspaceEntry, WorkspaceError, type WorkspaceErrorCode } from "../../runtime/sandbox/types";
 import { tierRank } from "../../runtime/tools/types";
 import type { Services } from "../../services";
 import { planOfOrg } from "../agents/serialize";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Files"];
 
@@ -48,64 +47,71 @@ const binary = (description: string) => ({
   content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
   description,
 });
-const errorResponse = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
-/** Every workspace route: the file work runs in the org's sandbox, which may be unavailable here. */
+/** Every workspace route: the file work runs in the org's sandbox, which may be unavailable here; the plan must include it. */
 const workspaceErrors = {
-  ...commonErrors,
-  409: errorResponse("A command of the org kept changing the path while it was resolved, or a directory is in the way or not empty"),
-  503: errorResponse("The org's sandbox cannot start on this server (bubblewrap missing or not permitted)"),
-};
+  403: "Not allowed for this role or key scope, or the org's plan does not include workspace files (`plan_required`)",
+  409: "A command of the org kept changing the path while it was resolved, or a directory is in the way or not empty",
+  413: "The file is larger than the upload limit, or the workspace quota would be exceeded",
+  503: "The org's sandbox cannot start on this server (bubblewrap missing or not permitted)",
+} as const;
 
-const listRoute = createRoute({
+const listRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/files",
+  operationId: "files.list",
   tags,
   summary: "List a directory of the org's workspace, with the workspace's usage (Pro tools)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: OptionalPath },
-  responses: { 200: jsonResponse(ListSchema, "The directory's entries, sorted by name"), ...workspaceErrors },
+  responses: { 200: jsonResponse(ListSchema, "The directory's entries, sorted by name") },
+  errors: workspaceErrors,
+  permission: "read",
 });
 
-const downloadRoute = createRoute({
+const downloadRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/files/content",
+  operationId: "files.download",
   tags,
   summary: "Download a workspace file",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: RequiredPath },
-  responses: { 200: binary("The file's bytes"), 413: errorResponse("The file is larger than the largest download"), ...workspaceErrors },
+  responses: { 200: binary("The file's bytes") },
+  errors: { ...workspaceErrors, 413: "The file is larger than the largest download" },
+  permission: "read",
 });
 
-const uploadRoute = createRoute({
+const uploadRoute = orgRoute({
   method: "put",
   path: "/v1/orgs/{orgId}/files/content",
+  operationId: "files.upload",
   tags,
   summary: "Upload a file (raw bytes as the body); missing parent directories are created",
-  middleware: [requireAuth, orgAccess, uploadLimit] as const,
+  middleware: [uploadLimit],
   request: { params: Params, query: RequiredPath, body: { ...binary("The file's bytes"), required: true } },
   responses: {
     200: jsonResponse(EntrySchema, "The file was replaced"),
     201: jsonResponse(EntrySchema, "The file was created"),
-    413: errorResponse("Over the upload limit or the workspace quota"),
-    ...workspaceErrors,
   },
+  errors: workspaceErrors,
+  permission: "write",
 });
 
-const deleteRoute = createRoute({
+const deleteRoute = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/files",
+  operationId: "files.delete",
   tags,
   summary: "Delete a file, a symlink (never its target) or an empty directory",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: RequiredPath },
-  responses: { 204: { description: "Deleted" }, ...workspaceErrors },
+  responses: { 204: { description: "Deleted" } },
+  errors: workspaceErrors,
+  permission: "write",
 });
 
 /** The workspace belongs to the Pro tools: an org below Pro gets a 403 naming its plan. */
 async function requireProPlan(services: Services, orgId: string): Promise<void> {
   const plan = await planOfOrg(services.db.kysely, services.plans, orgId);
   if (tierRank[plan.toolTier] < tierRank.pro) {
-    throw errors.forbidden(`Workspace files require the Pro plan or higher; this organization is on the ${plan.name} plan.`);
+    throw errors.forbidden(`Workspace files require the Pro plan or higher; this organization is on the ${plan.name} plan.`, "plan_required");
   }
 }
 
@@ -151,7 +157,6 @@ export function fileRoutes() {
 
   app.openapi(listRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     await requireProPlan(services, access.orgId);
     const { path } = c.req.valid("query");
     const [entries, usage] = await onWorkspace(() =>
@@ -162,7 +167,6 @@ export function fileRoutes() {
 
   app.openapi(downloadRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     await requireProPlan(services, access.orgId);
     const { path } = c.req.valid("query");
     const bytes = await onWorkspace(() => services.files.read(access.orgId, path));
@@ -178,7 +182,6 @@ export function fileRoutes() {
 
   app.openapi(uploadRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     await requireProPlan(services, access.orgId);
     const { path } = c.req.valid("query");
     const data = new Uint8Array(await c.req.arrayBuffer());
@@ -195,7 +198,6 @@ export function fileRoutes() {
 
   app.openapi(deleteRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     await requireProPlan(services, access.orgId);
     const { path } = c.req.valid("query");
     await onWorkspace(() => services.files.delete(access.orgId, path));

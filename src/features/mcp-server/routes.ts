@@ -14,25 +14,19 @@ import { authenticate, resolveOrgAccess } from "../../http/auth";
 import type { AppEnv, Principal } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { limitBody, requireJsonContentType } from "../../http/middleware";
-import { API_KEY_ONLY, createRouter, ErrorSchema, jsonWithin, REQUEST_JSON_LIMITS, validationError } from "../../http/openapi";
+import { API_KEY_ONLY, createRouter, ErrorSchema, jsonWithin, REQUEST_JSON_LIMITS } from "../../http/openapi";
+import { validationError } from "../../http/errors";
 import { requirePermission } from "../../http/permissions";
 import { agentsMcpServer } from "./server";
 
 const PATH = "/mcp";
 
-const unauthenticated = (message: string) =>
-  new ApiError("authentication_error", message, { headers: { "WWW-Authenticate": 'Bearer realm="OpenPaw", error="invalid_token"' } });
-
 /** The key's access, for a key that may chat: 401 without a valid key, 403 without the chat scope. */
 async function keyAccess(c: Context<AppEnv>) {
-  if (c.req.header("authorization") === undefined) throw unauthenticated('Send an OpenPaw API key as "Authorization: Bearer sk_live_...".');
-  let principal: Principal;
-  try {
-    principal = (await authenticate(c)) as Principal;
-  } catch (error) {
-    if (error instanceof ApiError && error.type === "authentication_error") throw unauthenticated(error.message);
-    throw error;
-  }
+  // A cookie is not read here: without an Authorization header the caller is unauthenticated (WWW-Authenticate says how).
+  if (c.req.header("authorization") === undefined)
+    throw errors.unauthenticated('Send an OpenPaw API key as "Authorization: Bearer sk_live_...".');
+  const principal = (await authenticate(c)) as Principal;
   const key = principal as Extract<Principal, { kind: "key" }>;
   const access = await resolveOrgAccess(c, key, key.orgId);
   requirePermission(access, "chat");

@@ -1,16 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
 import type { McpServersTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { OrgIdParam, PathId, commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { OrgIdParam, PathId, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
 import { newId } from "../../lib/ids";
 import { MISSING_SECRET_KEY_MESSAGE, encryptSecret, maskSecret } from "../../lib/secrets";
 import { describeMcpError } from "../../runtime/tools/mcp";
 import { outboundUrlProblem } from "../../runtime/tools/net/url-policy";
 import type { Services } from "../../services";
 import { deleteMcpServer, findMcpServer, insertMcpServer, listMcpServers, updateMcpServer } from "./repository";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["MCP servers"];
 
@@ -54,60 +53,66 @@ const TestResult = z
 const Params = z.object({ orgId: OrgIdParam });
 const ServerParams = Params.extend({ serverId: PathId("serverId") });
 
-const createServer = createRoute({
+const createServer = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/mcp-servers",
+  operationId: "mcpServers.create",
   tags,
   summary: "Register an MCP server (Streamable HTTP or HTTP+SSE)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(CreateBody) },
-  responses: { 201: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken"), ...commonErrors },
+  responses: { 201: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken") },
+  permission: "write",
 });
-const listServers = createRoute({
+const listServers = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/mcp-servers",
+  operationId: "mcpServers.list",
   tags,
   summary: "List the org's MCP servers",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 200: jsonResponse(z.object({ data: z.array(McpServerSchema) }), "Servers"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(McpServerSchema) }), "Servers") },
+  permission: "read",
 });
-const getServer = createRoute({
+const getServer = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/mcp-servers/{serverId}",
+  operationId: "mcpServers.get",
   tags,
   summary: "Get an MCP server",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ServerParams },
-  responses: { 200: jsonResponse(McpServerSchema, "The server"), ...commonErrors },
+  responses: { 200: jsonResponse(McpServerSchema, "The server") },
+  permission: "read",
 });
-const patchServer = createRoute({
+const patchServer = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}/mcp-servers/{serverId}",
+  operationId: "mcpServers.update",
   tags,
   summary: "Update an MCP server (headers, when given, replace the stored set; null clears it)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ServerParams, body: jsonBody(UpdateBody) },
-  responses: { 200: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken"), ...commonErrors },
+  responses: { 200: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken") },
+  permission: "write",
 });
-const deleteServer = createRoute({
+const deleteServer = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/mcp-servers/{serverId}",
+  operationId: "mcpServers.delete",
   tags,
   summary: "Remove an MCP server",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ServerParams },
-  responses: { 204: { description: "Removed" }, ...commonErrors },
+  responses: { 204: { description: "Removed" } },
+  permission: "write",
 });
-const testServer = createRoute({
+const testServer = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/mcp-servers/{serverId}/test",
+  operationId: "mcpServers.test",
   tags,
   summary: "Connect to the server and list its tools",
   description: "Answers 200 either way: `ok` says whether the server answered, `error.message` why not.",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: ServerParams },
-  responses: { 200: jsonResponse(TestResult, "The outcome"), ...commonErrors },
+  responses: { 200: jsonResponse(TestResult, "The outcome") },
+  permission: "write",
 });
 
 function serialize(row: McpServersTable) {
@@ -151,7 +156,6 @@ export function mcpServerRoutes() {
 
   app.openapi(createServer, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const body = c.req.valid("json");
     if (body.headers) checkHeaders(body.headers);
     await checkUrl(services, body.url);
@@ -178,14 +182,12 @@ export function mcpServerRoutes() {
 
   app.openapi(listServers, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const rows = await listMcpServers(services.db.kysely, access.orgId);
     return c.json({ data: rows.map(serialize) }, 200);
   });
 
   app.openapi(getServer, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const row = await findMcpServer(services.db.kysely, access.orgId, c.req.valid("param").serverId);
     if (!row) throw errors.notFound("MCP server", "serverId");
     return c.json(serialize(row), 200);
@@ -193,7 +195,6 @@ export function mcpServerRoutes() {
 
   app.openapi(patchServer, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { serverId } = c.req.valid("param");
     const body = c.req.valid("json");
     const existing = await findMcpServer(services.db.kysely, access.orgId, serverId);
@@ -220,7 +221,6 @@ export function mcpServerRoutes() {
 
   app.openapi(deleteServer, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { serverId } = c.req.valid("param");
     if (!(await deleteMcpServer(services.db.kysely, access.orgId, serverId))) throw errors.notFound("MCP server", "serverId");
     services.mcp.invalidate(serverId);
@@ -229,7 +229,6 @@ export function mcpServerRoutes() {
 
   app.openapi(testServer, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const row = await findMcpServer(services.db.kysely, access.orgId, c.req.valid("param").serverId);
     if (!row) throw errors.notFound("MCP server", "serverId");
     try {

@@ -1,12 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../http/auth";
+import { z } from "@hono/zod-openapi";
 import type { OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
-import { canSeeAgent, requirePermission } from "../../http/permissions";
+import { createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
+import { canSeeAgent } from "../../http/permissions";
 import type { Services } from "../../services";
 import { agentExists, clearMemory, listHistory, replaceNotes } from "./repository";
 import { DEFAULT_MEMORY_LIMITS, createMemoryStore } from "./store";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Memory"];
 const limits = DEFAULT_MEMORY_LIMITS;
@@ -43,12 +43,12 @@ const Params = z.object({
   agentId: PathId("agentId", "ag_4f9Kq2"),
 });
 
-const getMemory = createRoute({
+const getMemory = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents/{agentId}/memory",
+  operationId: "memory.get",
   tags,
   summary: "An agent's memory: all NOTES and the newest HISTORY entries",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params,
     query: z.object({
@@ -61,28 +61,31 @@ const getMemory = createRoute({
         .openapi({ description: "How many HISTORY entries to return, newest first (1..1000, default 100)" }),
     }),
   },
-  responses: { 200: jsonResponse(MemorySchema, "The memory"), ...commonErrors },
+  responses: { 200: jsonResponse(MemorySchema, "The memory") },
+  permission: "read",
 });
 
-const putNotes = createRoute({
+const putNotes = orgRoute({
   method: "put",
   path: "/v1/orgs/{orgId}/agents/{agentId}/memory/notes",
+  operationId: "memory.setNotes",
   tags,
   summary: "Replace all NOTES (the dashboard's editor)",
   description: `Unchanged notes keep their timestamps. Caps: ${limits.maxNotes} notes, ${limits.maxNoteChars} characters each, ${limits.maxNotesTotalChars} in total.`,
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, body: jsonBody(ReplaceNotesBody) },
-  responses: { 200: jsonResponse(MemorySchema, "The memory after the change"), ...commonErrors },
+  responses: { 200: jsonResponse(MemorySchema, "The memory after the change") },
+  permission: "write",
 });
 
-const deleteMemory = createRoute({
+const deleteMemory = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}/memory",
+  operationId: "memory.delete",
   tags,
   summary: "Clear an agent's NOTES and HISTORY",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params },
-  responses: { 204: { description: "Cleared" }, ...commonErrors },
+  responses: { 204: { description: "Cleared" } },
+  permission: "write",
 });
 
 /** 404 unless the agent is in this org and visible to the caller (a restricted key sees only its agents). */
@@ -110,7 +113,6 @@ export function memoryRoutes() {
 
   app.openapi(getMemory, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const { agentId } = c.req.valid("param");
     await requireAgent(services, access, agentId);
     return c.json(await memoryBody(services, access.orgId, agentId, c.req.valid("query").historyLimit), 200);
@@ -118,7 +120,6 @@ export function memoryRoutes() {
 
   app.openapi(putNotes, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId } = c.req.valid("param");
     await requireAgent(services, access, agentId);
     const { notes } = c.req.valid("json");
@@ -138,7 +139,6 @@ export function memoryRoutes() {
 
   app.openapi(deleteMemory, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId } = c.req.valid("param");
     await requireAgent(services, access, agentId);
     await clearMemory(services.db.kysely, access.orgId, agentId);

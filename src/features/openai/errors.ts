@@ -3,9 +3,9 @@
  * "code"}}`), so the OpenAI SDKs raise their typed errors (BadRequestError, AuthenticationError,
  * NotFoundError, RateLimitError, …: they go by status). The statuses are ours (DESIGN.md §2: 402
  * for a plan's token limit, 404 for anything another org owns); `type` and `code` follow OpenAI's
- * vocabulary. `app.ts`'s handleError calls this for those paths: the one place they are mapped.
+ * vocabulary. The app's error handler (http/errors.ts) calls this for those paths: the one place they are mapped.
  */
-import type { ApiError, ErrorType } from "../../http/errors";
+import { type ApiError, type ErrorType, errorHeaders } from "../../http/errors";
 
 export const OPENAI_BASE = "/openai/v1";
 
@@ -45,9 +45,7 @@ export function openAiParam(param: string | undefined): string | null {
 export function openAiErrorEnvelope(error: ApiError): { status: number; body: OpenAiErrorBody; headers: Record<string, string> } {
   const { type, code } = vocabulary[error.type];
   const notFoundModel = error.type === "not_found_error" && error.param === "model";
-  const headers: Record<string, string> = { ...(error.options.headers ?? {}) };
-  if (error.options.retryAfterSeconds !== undefined)
-    headers["Retry-After"] = String(Math.max(1, Math.ceil(error.options.retryAfterSeconds)));
+  const headers = errorHeaders(error);
   if (error.status === 409) headers["x-should-retry"] = "false";
   return {
     status: error.status,

@@ -1,26 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
-import { orgAccess, requireAuth, requireUser } from "../../http/auth";
+import { requireAuth, requireUser } from "../../http/auth";
 import { errors } from "../../http/errors";
 import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { Email, OrgSchema } from "../auth/schemas";
 import { findUserByEmail } from "../auth/repository";
-import {
-  countOwners,
-  deleteMember,
-  findOrg,
-  findRole,
-  insertMember,
-  insertOrgWithOwner,
-  listMembers,
-  lockOrg,
-  renameOrg,
-  updateMemberRole,
-} from "./repository";
+import { countOwners, deleteMember, findOrg, findRole, insertMember, insertOrgWithOwner, listMembers, lockOrg, renameOrg, updateMemberRole } from "./repository";
 import { serializeOrg } from "./serialize";
 import { deleteOrganization } from "./service";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Organizations"];
 const Role = z.enum(["owner", "admin", "member"]);
@@ -44,77 +34,88 @@ const createOrg = createRoute({
   responses: { 201: jsonResponse(OrgWithRole, "The new org"), ...commonErrors },
 });
 
-const getOrg = createRoute({
+const getOrg = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}",
+  operationId: "orgs.get",
   tags,
   summary: "Get an organization",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
-  responses: { 200: jsonResponse(OrgWithRole, "The org"), ...commonErrors },
+  responses: { 200: jsonResponse(OrgWithRole, "The org") },
+  permission: "read",
 });
 
-const updateOrg = createRoute({
+const updateOrg = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}",
+  operationId: "orgs.update",
   tags,
   summary: "Rename an organization",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }), body: jsonBody(z.strictObject({ name: OrgName })) },
-  responses: { 200: jsonResponse(OrgWithRole, "The org"), ...commonErrors },
+  responses: { 200: jsonResponse(OrgWithRole, "The org") },
+  permission: "admin",
 });
 
-const removeOrg = createRoute({
+const removeOrg = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}",
+  operationId: "orgs.delete",
   tags,
   summary: "Delete an organization and all its data (owners only; 409 while a subscription is still billed)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
-  responses: { 204: { description: "Deleted" }, ...commonErrors },
+  responses: { 204: { description: "Deleted" } },
+  permission: "owner",
 });
 
-const listMembersRoute = createRoute({
+const listMembersRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/members",
+  operationId: "members.list",
   tags,
   summary: "List members",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
-  responses: { 200: jsonResponse(z.object({ data: z.array(MemberSchema) }), "Members"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(MemberSchema) }), "Members") },
+  permission: "read",
 });
 
-const addMember = createRoute({
+const addMember = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/members",
+  operationId: "members.add",
   tags,
   summary: "Add an existing user to the org by email (owners only)",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: z.object({ orgId: OrgIdParam }),
     body: jsonBody(z.strictObject({ email: Email, role: Role.default("member") })),
   },
-  responses: { 201: jsonResponse(MemberSchema, "The new member"), 409: commonErrors[400], ...commonErrors },
+  responses: { 201: jsonResponse(MemberSchema, "The new member") },
+  errors: { 409: "This user is already a member" },
+  permission: "owner",
 });
 
-const changeMember = createRoute({
+const changeMember = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}/members/{userId}",
+  operationId: "members.update",
   tags,
   summary: "Change a member's role (owners only)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: MemberParams, body: jsonBody(z.strictObject({ role: Role })) },
-  responses: { 200: jsonResponse(MemberSchema, "The member"), 409: commonErrors[400], ...commonErrors },
+  responses: { 200: jsonResponse(MemberSchema, "The member") },
+  errors: { 409: "The change would leave the organization without an owner" },
+  permission: "owner",
 });
 
-const removeMember = createRoute({
+const removeMember = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/members/{userId}",
+  operationId: "members.remove",
   tags,
   summary: "Remove a member (owners only; anyone may remove themselves)",
-  middleware: [requireAuth, orgAccess] as const,
+  description: "An owner removes anyone; any member (a session, not a key) may remove themselves, i.e. leave the organization.",
   request: { params: MemberParams },
-  responses: { 204: { description: "Removed" }, 409: commonErrors[400], ...commonErrors },
+  responses: { 204: { description: "Removed" } },
+  errors: { 409: "The last owner cannot leave or be removed" },
+  permission: null,
 });
 
 const serializeMember = (m: {
@@ -154,7 +155,6 @@ export function orgRoutes() {
 
   app.openapi(getOrg, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "read");
     const org = await findOrg(c.var.services.db.kysely, access.orgId);
     if (!org) throw errors.notFound("Organization");
     return c.json({ ...serializeOrg(org), role: access.role }, 200);
@@ -162,7 +162,6 @@ export function orgRoutes() {
 
   app.openapi(updateOrg, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "admin");
     const { db } = c.var.services;
     await renameOrg(db.kysely, access.orgId, c.req.valid("json").name, Date.now());
     const org = await findOrg(db.kysely, access.orgId);
@@ -172,21 +171,18 @@ export function orgRoutes() {
 
   app.openapi(removeOrg, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "owner");
     await deleteOrganization(c.var.services, access.orgId);
     return c.body(null, 204);
   });
 
   app.openapi(listMembersRoute, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "read");
     const members = await listMembers(c.var.services.db.kysely, access.orgId);
     return c.json({ data: members.map(serializeMember) }, 200);
   });
 
   app.openapi(addMember, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "owner");
     const { db } = c.var.services;
     const body = c.req.valid("json");
     const user = await findUserByEmail(db.kysely, body.email);
@@ -203,7 +199,6 @@ export function orgRoutes() {
 
   app.openapi(changeMember, async (c) => {
     const { access } = c.var;
-    requirePermission(access, "owner");
     const { db } = c.var.services;
     const { userId } = c.req.valid("param");
     const { role } = c.req.valid("json");

@@ -1,13 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { ZodError } from "zod";
 import { isUniqueViolation } from "../../db";
 import type { SkillsTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
-import type { AppEnv, OrgAccess } from "../../http/context";
+import type { AppEnv, } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonResponse, OrgIdParam, validationError } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { createRouter, iso, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { validationError } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { requireVisibleAgent } from "../agents/routes";
 import { AgentSchema } from "../agents/schemas";
@@ -16,6 +15,7 @@ import { BUILTIN_SKILLS_DATE, type BuiltinSkill, builtinSkills, findBuiltinSkill
 import { SkillMarkdownError, parseSkillMarkdown } from "./markdown";
 import { attachSkill, deleteSkill, detachSkill, findCustomSkill, insertSkill, listCustomSkills, updateSkill } from "./repository";
 import { AgentSkillParams, CreateSkillBody, SkillMarkdownBody, SkillParams, SkillSchema, UpdateSkillBody } from "./schemas";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Skills"];
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -27,76 +27,85 @@ const skillBody = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
 });
 
-const createSkillRoute = createRoute({
+const createSkillRoute = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/skills",
+  operationId: "skills.create",
   tags,
   summary: "Create a custom skill (JSON, or a SKILL.md as text/markdown)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }), body: skillBody(CreateSkillBody, "The skill") },
-  responses: { 201: jsonResponse(SkillSchema, "The new skill"), 409: commonErrors[400], ...commonErrors },
+  responses: { 201: jsonResponse(SkillSchema, "The new skill") },
+  errors: { 409: "The org already has a skill of this name, or the name is a built-in skill's" },
+  permission: "write",
 });
 
-const listSkillsRoute = createRoute({
+const listSkillsRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/skills",
+  operationId: "skills.list",
   tags,
   summary: "List skills: the built-in ones, then the org's custom ones",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: z.object({ orgId: OrgIdParam }) },
-  responses: { 200: jsonResponse(z.object({ data: z.array(SkillSchema) }), "Skills"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(SkillSchema) }), "Skills") },
+  permission: "read",
 });
 
-const getSkillRoute = createRoute({
+const getSkillRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/skills/{skillId}",
+  operationId: "skills.get",
   tags,
   summary: "Get a skill",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: SkillParams },
-  responses: { 200: jsonResponse(SkillSchema, "The skill"), ...commonErrors },
+  responses: { 200: jsonResponse(SkillSchema, "The skill") },
+  permission: "read",
 });
 
-const updateSkillRoute = createRoute({
+const updateSkillRoute = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}/skills/{skillId}",
+  operationId: "skills.update",
   tags,
   summary: "Update a custom skill (JSON partial update, or a SKILL.md replacing name, description and content)",
   description: "Built-in skills are read-only (403).",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: SkillParams, body: skillBody(UpdateSkillBody, "The fields to change") },
-  responses: { 200: jsonResponse(SkillSchema, "The skill"), 409: commonErrors[400], ...commonErrors },
+  responses: { 200: jsonResponse(SkillSchema, "The skill") },
+  errors: { 409: "The new name is another skill's of the org, or a built-in skill's" },
+  permission: "write",
 });
 
-const deleteSkillRoute = createRoute({
+const deleteSkillRoute = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/skills/{skillId}",
+  operationId: "skills.delete",
   tags,
   summary: "Delete a custom skill (it is detached from every agent)",
   description: "Built-in skills are read-only (403).",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: SkillParams },
-  responses: { 204: { description: "Deleted" }, ...commonErrors },
+  responses: { 204: { description: "Deleted" } },
+  permission: "write",
 });
 
-const attachRoute = createRoute({
+const attachRoute = orgRoute({
   method: "put",
   path: "/v1/orgs/{orgId}/agents/{agentId}/skills/{skillId}",
+  operationId: "agentSkills.attach",
   tags,
   summary: "Attach a skill to an agent (idempotent)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentSkillParams },
-  responses: { 200: jsonResponse(AgentSchema, "The agent, with its skills"), ...commonErrors },
+  responses: { 200: jsonResponse(AgentSchema, "The agent, with its skills") },
+  permission: "write",
 });
 
-const detachRoute = createRoute({
+const detachRoute = orgRoute({
   method: "delete",
   path: "/v1/orgs/{orgId}/agents/{agentId}/skills/{skillId}",
+  operationId: "agentSkills.detach",
   tags,
   summary: "Detach a skill from an agent (404 when it is not attached)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: AgentSkillParams },
-  responses: { 204: { description: "Detached" }, ...commonErrors },
+  responses: { 204: { description: "Detached" } },
+  permission: "write",
 });
 
 function serializeBuiltin(skill: BuiltinSkill) {
@@ -140,11 +149,6 @@ async function readSkillBody<T extends z.ZodType>(c: Context<AppEnv>, schema: T,
   return json();
 }
 
-/** Custom skills are org-wide: a key restricted to some agents reads them but never gets here (requireAgentScopedRoute). */
-function requireSkillWrite(access: OrgAccess): void {
-  requirePermission(access, "write");
-}
-
 function refuseBuiltin(skillId: string): void {
   if (isBuiltinSkillId(skillId)) {
     if (findBuiltinSkill(skillId)) throw errors.forbidden("Built-in skills are read-only; create a custom skill to change one.");
@@ -164,7 +168,6 @@ export function skillRoutes() {
 
   app.openapi(createSkillRoute, async (c) => {
     const { access, services } = c.var;
-    requireSkillWrite(access);
     const body = await readSkillBody(c, CreateSkillBody, () => c.req.valid("json") as z.output<typeof CreateSkillBody>);
     refuseBuiltinName(body.name);
     const now = Date.now();
@@ -189,14 +192,12 @@ export function skillRoutes() {
 
   app.openapi(listSkillsRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const custom = await listCustomSkills(services.db.kysely, access.orgId);
     return c.json({ data: [...builtinSkills().map(serializeBuiltin), ...custom.map(serializeCustom)] }, 200);
   });
 
   app.openapi(getSkillRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const { skillId } = c.req.valid("param");
     const builtin = findBuiltinSkill(skillId);
     if (builtin) return c.json(serializeBuiltin(builtin), 200);
@@ -207,7 +208,6 @@ export function skillRoutes() {
 
   app.openapi(updateSkillRoute, async (c) => {
     const { access, services } = c.var;
-    requireSkillWrite(access);
     const { skillId } = c.req.valid("param");
     refuseBuiltin(skillId);
     const db = services.db.kysely;
@@ -236,7 +236,6 @@ export function skillRoutes() {
 
   app.openapi(deleteSkillRoute, async (c) => {
     const { access, services } = c.var;
-    requireSkillWrite(access);
     const { skillId } = c.req.valid("param");
     refuseBuiltin(skillId);
     if (!(await deleteSkill(services.db.kysely, access.orgId, skillId))) throw errors.notFound("Skill", "skillId");
@@ -245,7 +244,6 @@ export function skillRoutes() {
 
   app.openapi(attachRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId, skillId } = c.req.valid("param");
     const db = services.db.kysely;
     const agent = await requireVisibleAgent(c, access, agentId);
@@ -257,7 +255,6 @@ export function skillRoutes() {
 
   app.openapi(detachRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "write");
     const { agentId, skillId } = c.req.valid("param");
     const agent = await requireVisibleAgent(c, access, agentId);
     if (!(await detachSkill(services.db.kysely, access.orgId, agent.id, skillId))) {

@@ -1,13 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { UsageRecordsTable } from "../../db/schema";
-import { orgAccess, requireAuth } from "../../http/auth";
 import type { OrgAccess } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonResponse, OrgIdParam, PaginationQuery, paginated } from "../../http/openapi";
-import { requirePermission } from "../../http/permissions";
+import { createRouter, iso, jsonResponse, OrgIdParam, PaginationQuery, paginated } from "../../http/openapi";
 import { findOrg } from "../orgs/repository";
 import { DAY_MS, calendarMonth, currentPeriod, floorDay } from "../billing/period";
 import { type UsageFilter, agentNames, aggregateUsage, listUsage, recentUsage } from "./repository";
+import { orgRoute } from "../../http/routes";
 
 const tags = ["Usage"];
 
@@ -47,12 +46,12 @@ const DateParam = z
 
 const Params = z.object({ orgId: OrgIdParam });
 
-const listRoute = createRoute({
+const listRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/usage",
+  operationId: "usage.list",
   tags,
   summary: "List usage records, newest first",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: Params,
     query: PaginationQuery.extend({ agentId: z.string().min(1).max(64).optional(), from: DateParam, to: DateParam }),
@@ -62,18 +61,18 @@ const listRoute = createRoute({
       z.object({ data: z.array(UsageRecordSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
       "A page of usage records",
     ),
-    ...commonErrors,
   },
+  permission: "read",
 });
 
 const Totals = z.object({ runs: z.number(), tokens: z.number(), cost: z.number() });
 
-const summaryRoute = createRoute({
+const summaryRoute = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/usage/summary",
+  operationId: "usage.summary",
   tags,
   summary: "Aggregates of the billing period to date (or of from/to)",
-  middleware: [requireAuth, orgAccess] as const,
   request: { params: Params, query: z.object({ from: DateParam, to: DateParam }) },
   responses: {
     200: jsonResponse(
@@ -89,8 +88,8 @@ const summaryRoute = createRoute({
         .openapi("UsageSummary"),
       "Usage summary",
     ),
-    ...commonErrors,
   },
+  permission: "read",
 });
 
 /** The public shape of a usage record (DESIGN.md §2 "Usage record", plus parentRunId). */
@@ -170,7 +169,6 @@ export function usageRoutes() {
 
   app.openapi(listRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const query = c.req.valid("query");
     const range = parseRange(query);
     const agentIds = visibleAgents(access, query.agentId);
@@ -182,7 +180,6 @@ export function usageRoutes() {
 
   app.openapi(summaryRoute, async (c) => {
     const { access, services } = c.var;
-    requirePermission(access, "read");
     const query = c.req.valid("query");
     const db = services.db.kysely;
     const org = await findOrg(db, access.orgId);

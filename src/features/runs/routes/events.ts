@@ -1,32 +1,31 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { ApiError, errors } from "../../../http/errors";
-import { ErrorSchema, commonErrors, jsonResponse } from "../../../http/openapi";
 import { followRunResponse } from "../follow-response";
 import { isLive } from "../repository";
 import { RunParams, tags } from "./schemas";
+import { orgRoute } from "../../../http/routes";
 
-const route = createRoute({
+const route = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/runs/{runId}/events",
+  operationId: "runs.events",
   tags,
   summary: "Follow a run's events (Server-Sent Events), from the start or after a seq",
   description:
     "Every event carries `id:` = its seq (1, 2, 3, … per run). Reconnect with `Last-Event-ID: n` (or `?after=n`, which wins " +
     "when both are given) to get exactly the events after n. Live until the run ends; closes after `done`. Works on any gateway, " +
     "during and after the run, until the log expires (OPENPAW_RUN_EVENTS_RETENTION_HOURS after the run ended: then 410).",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: RunParams,
     query: z.object({ after: z.string().max(20).optional().openapi({ description: "Events with a seq above this", example: "12" }) }),
   },
   responses: {
     200: { description: "The run's events", content: { "text/event-stream": { schema: z.string() } } },
-    410: jsonResponse(ErrorSchema, "The run's event log has expired"),
-    ...commonErrors,
   },
+  errors: { 410: "The run's event log has expired" },
+  permission: null,
 });
 
 /** A seq cursor from the query or the header: a non-negative integer, or 400 naming where it came from. */

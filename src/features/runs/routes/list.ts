@@ -1,19 +1,19 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
-import { OrgIdParam, PaginationQuery, commonErrors, jsonResponse, paginated } from "../../../http/openapi";
+import { OrgIdParam, PaginationQuery, jsonResponse, paginated } from "../../../http/openapi";
 import { RunSchema, RunStatusSchema } from "../serialize";
 import { tags } from "./schemas";
+import { orgRoute } from "../../../http/routes";
 
-const route = createRoute({
+const route = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/runs",
+  operationId: "runs.list",
   tags,
   summary: "List runs, newest first",
   description:
     "Filters: `agentId`, `conversationId`, `status`. A key restricted by `agentIds` sees only its agents' runs; a chat-only key only the runs it started.",
-  middleware: [requireAuth, orgAccess] as const,
   request: {
     params: z.object({ orgId: OrgIdParam }),
     query: PaginationQuery.extend({
@@ -27,8 +27,8 @@ const route = createRoute({
       z.object({ data: z.array(RunSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
       "Runs",
     ),
-    ...commonErrors,
   },
+  permission: null,
 });
 
 export function listRuns(app: OpenAPIHono<AppEnv>) {
