@@ -1,13 +1,13 @@
 # OpenPaw gateway on Node 24 (the current LTS; Node 20 is supported too, see README). The app runs its TypeScript through tsx (a runtime dependency), so there is
 # no compile step: the build stage only installs production dependencies (better-sqlite3 builds
 # its native module there when no prebuilt binary fits).
-FROM node:24-bookworm-slim AS deps
+FROM node:24.18.1-bookworm-slim AS deps
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
-FROM node:24-bookworm-slim
+FROM node:24.18.1-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8787 OPENPAW_DATA_DIR=/data \
     NODE_OPTIONS=--max-old-space-size=512
 WORKDIR /app
