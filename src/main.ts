@@ -1,4 +1,6 @@
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { createApp } from "./app";
 import { ConfigError, loadConfig } from "./config";
 import { openDatabase } from "./db";
 import { migrateToLatest } from "./db/migrations";
@@ -13,6 +15,7 @@ const usage = `Usage: openpaw <command>
 Commands:
   serve                                   run the gateway (default)
   migrate                                 bring the database schema up to date and exit
+  openapi [--out FILE]                    print the OpenAPI document (/openapi.json) without serving
   bootstrap --email E --password P --org NAME
                                           create a user, an org and an admin API key (printed once)
   orgs list [--plan PLAN] [--limit N]     every org: plan, members, agents, tokens and cost this period
@@ -127,6 +130,20 @@ async function operatorCommand(config: ReturnType<typeof loadConfig>, command: s
   }
 }
 
+/**
+ * The document the gateway serves at /openapi.json, built from the same routes on a throwaway
+ * in-memory database (nothing of the configured one is touched), for SDK generators and linters.
+ */
+async function openApiDocument(config: ReturnType<typeof loadConfig>): Promise<string> {
+  const services = await createServices({ ...config, databaseUrl: "sqlite::memory:", redisUrl: null, logLevel: "error" });
+  try {
+    const res = await createApp(services).request("/openapi.json");
+    return `${JSON.stringify(await res.json(), null, 2)}\n`;
+  } finally {
+    await services.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...rest] = argv;
   const config = loadConfig();
@@ -150,6 +167,13 @@ async function main(argv: string[]): Promise<number> {
       const applied = await migrateToLatest(db.kysely, db.dialect);
       await db.close();
       console.log(applied.length ? `Applied: ${applied.join(", ")}` : "Database is up to date.");
+      return 0;
+    }
+    case "openapi": {
+      const { values } = parseArgs({ args: rest, options: { out: { type: "string" } } });
+      const text = await openApiDocument(config);
+      if (values.out) writeFileSync(values.out, text);
+      else process.stdout.write(text);
       return 0;
     }
     case "bootstrap": {
