@@ -31,6 +31,7 @@ import { requestLimits } from "./http/request-limits";
 import { httpMetrics } from "./http/metrics";
 import { requestTracing } from "./http/tracing";
 import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
+import { RunStreamMessageSchema } from "./features/runs/event-schemas";
 import { SECURITY_SCHEMES } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
 import type { Services } from "./services";
@@ -112,12 +113,15 @@ export function createApp(services: Services): OpenAPIHono<AppEnv> {
     info: {
       title: "OpenPaw",
       version: "0.1.0",
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
       description:
         "Self-hostable gateway for AI agents. Authenticate with `Authorization: Bearer sk_live_...` or the dashboard's session cookie.",
     },
     servers: [{ url: services.config.publicUrl }],
   };
   for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  // Named by the streams' `x-itemSchema` (an extension the generator does not follow), so registered here.
+  app.openAPIRegistry.register("RunStreamMessage", RunStreamMessageSchema);
   app.doc31("/openapi.json", openApiConfig);
   // Last: the dashboard owns only its own paths (DASHBOARD_PATHS: its pages, /docs, assets), never /v1 or the probes.
   app.route("/", dashboardRoutes(app));

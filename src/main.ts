@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createApp } from "./app";
 import { ConfigError, loadConfig } from "./config";
@@ -172,7 +173,10 @@ async function main(argv: string[]): Promise<number> {
     case "openapi": {
       const { values } = parseArgs({ args: rest, options: { out: { type: "string" } } });
       const text = await openApiDocument(config);
-      if (values.out) writeFileSync(values.out, text);
+      if (values.out) {
+        mkdirSync(dirname(resolve(values.out)), { recursive: true });
+        writeFileSync(values.out, text);
+      }
       else process.stdout.write(text);
       return 0;
     }

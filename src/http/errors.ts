@@ -43,7 +43,7 @@ export const statusOfType: Record<ErrorType, number> = {
 /**
  * Every `code` an error can carry, with its type and what it means. Codes are stable: clients
  * branch on them (types are coarse; messages are for people and may change). The README's table
- * of codes is checked against this list (src/http/errors.test.ts).
+ * of codes is checked against this list (src/http/error-codes.test.ts).
  */
 export const ERROR_CODES = {
   validation_failed: { type: "invalid_request_error", meaning: "A parameter or body field failed validation; `param` names it." },

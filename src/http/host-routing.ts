@@ -12,7 +12,7 @@ const ANY_HOST_PATHS = new Set(["/healthz", "/readyz"]);
  * domain: creating accounts and orgs (which would not be that org's) and the internal endpoints
  * for the gateway's operators (TLS ask, diagnostics).
  */
-function isGatewayOnly(method: string, path: string): boolean {
+export function isGatewayOnly(method: string, path: string): boolean {
   return (method === "POST" && (path === "/v1/auth/signup" || path === "/v1/orgs")) || path.startsWith("/internal/");
 }
 

@@ -2,7 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { type JsonLimits, checkJsonBounds } from "../lib/json-bounds";
 import type { AppEnv } from "./context";
-import { validationError } from "./errors";
+import { ERROR_CODES, type ErrorCode, type ErrorType, statusOfType, validationError } from "./errors";
 
 /** A router whose request validation failures become our 400 envelope. */
 export function createRouter(): OpenAPIHono<AppEnv> {
@@ -26,10 +26,17 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 export const ErrorSchema = z
   .object({
     error: z.object({
-      type: z.string().openapi({ example: "invalid_request_error" }),
-      message: z.string(),
-      param: z.string().optional(),
-      requestId: z.string().optional(),
+      type: z.enum(Object.keys(statusOfType) as [ErrorType, ...ErrorType[]]).openapi({
+        description: "The class of the error; each has one HTTP status (DESIGN.md §2)",
+        example: "invalid_request_error",
+      }),
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({
+        description: "What went wrong, for programs to branch on (stable; listed with their meaning in the README)",
+        example: "validation_failed",
+      }),
+      message: z.string().openapi({ description: "For people: what went wrong and how to fix it (may change)" }),
+      param: z.string().optional().openapi({ description: "The parameter or body field at fault, as a dotted path" }),
+      requestId: z.string().optional().openapi({ description: "The request's id (also `X-Request-Id`), for support and logs" }),
     }),
   })
   .openapi("Error");

@@ -1,6 +1,7 @@
 import { type RouteConfig, type z, createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { orgAccess, requireAuth } from "./auth";
+import { isGatewayOnly } from "./host-routing";
 import type { AppEnv, Permission } from "./context";
 import { ErrorSchema } from "./openapi";
 import { requirePermission } from "./permissions";
@@ -14,7 +15,7 @@ import { requirePermission } from "./permissions";
  * operation of /openapi.json and checks what it answers is declared).
  */
 
-export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 413 | 421 | 429 | 500 | 501 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 410 | 413 | 421 | 429 | 500 | 501 | 502 | 503;
 
 /** What each error status means wherever a route does not say more. */
 export const ERROR_STATUS_DESCRIPTIONS: Record<ErrorStatus, string> = {
@@ -23,7 +24,8 @@ export const ERROR_STATUS_DESCRIPTIONS: Record<ErrorStatus, string> = {
   402: "The plan's token limit is reached and the plan has no overage (`quota_exceeded`)",
   403: "Authenticated, but the role or key scope does not allow this (or a cross-site cookie request was refused)",
   404: "Not found, including another organization's resources (never revealed to exist)",
-  409: "Something this request refers to was deleted while it was under way (`concurrent_deletion`)",
+  406: "Not acceptable: the `Accept` header allows none of the media types this operation answers with",
+  409: "Something this request refers to was deleted while it was under way (`concurrent_deletion`), or its `Idempotency-Key` was used with another request or is still being served (`idempotency_key_reused`, `idempotency_request_in_progress`)",
   410: "Gone",
   413: "The request body is larger than the gateway's limit",
   421: "Misdirected request: the Host is neither the gateway's own nor an active custom domain",
@@ -61,6 +63,9 @@ export function errorResponses(statuses: Partial<Record<ErrorStatus, string>>, s
   return out;
 }
 
+/** Where the body limit, the JSON Content-Type check, request rate limits and Idempotency-Key apply (app.ts). */
+const underApi = (path: string) => path.startsWith("/v1/") || path.startsWith("/openai/") || path === "/mcp";
+
 /** The statuses the gateway's own middleware can answer on an operation (see app.ts for the order they run in). */
 export function middlewareStatuses(route: {
   method: string;
@@ -71,17 +76,25 @@ export function middlewareStatuses(route: {
   const d = ERROR_STATUS_DESCRIPTIONS;
   // Host routing, the error handler and the database's availability apply to every request.
   const out: Partial<Record<ErrorStatus, string>> = { 421: d[421], 500: d[500], 503: d[503] };
-  if (route.audience !== "public") out[401] = d[401];
+  if (route.audience !== "public") {
+    out[401] = d[401];
+    // On an org's custom domain a credential of another org authenticates nothing there (http/auth).
+    out[404] = "On an organization's custom domain: the credential belongs to another organization (never revealed)";
+  }
+  if (isGatewayOnly(route.method.toUpperCase(), route.path)) out[404] = "Not served on an organization's custom domain (only on the gateway's own host)";
   if (route.audience === "user") out[403] = "A signed-in user's session is needed, not an API key (`session_required`)";
+  // Request rate limits count API keys (plans' `rateLimitPerKey` / `rateLimitPerOrg`).
+  if ((route.audience === "principal" || route.audience === "key") && underApi(route.path)) out[429] = d[429];
   // Validation of path, query and body.
   if (route.hasInput) out[400] = d[400];
   if (MUTATING.has(route.method)) {
-    // Under /v1: body limit, Content-Type check (400) and the cookie CSRF check (403); anywhere: a concurrent deletion (409).
+    // Anywhere: a concurrent deletion; under the API also a reused or in-flight Idempotency-Key (409).
     out[409] = d[409];
-    if (route.path.startsWith("/v1/")) {
+    if (underApi(route.path)) {
+      // The body limit (413) and the Content-Type check (400); the cookie CSRF check (403) under /v1.
       out[400] = d[400];
-      out[403] ??= d[403];
       out[413] = d[413];
+      if (route.path.startsWith("/v1/")) out[403] ??= d[403];
     }
   }
   return out;

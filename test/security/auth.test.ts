@@ -295,3 +295,9 @@ describe("role and scope escalation", () => {
     console.log(`auth: ${requests} requests`);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("declares every status this suite was answered (src/http/routes.ts derives them; see support.ts)", () => {
+    expect([...new Set(env.undeclared)]).toEqual([]);
+  });
+});

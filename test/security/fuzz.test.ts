@@ -401,3 +401,9 @@ describe("bad input fuzzing", () => {
     console.log(`fuzz unicode: ${n} requests with ${UNICODE.length} edge strings, no 5xx`);
   }, 60_000);
 });
+
+describe("the OpenAPI document", () => {
+  it("declares every status this suite was answered (src/http/routes.ts derives them; see support.ts)", () => {
+    expect([...new Set(env.undeclared)]).toEqual([]);
+  });
+});

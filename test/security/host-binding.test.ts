@@ -151,3 +151,9 @@ describe("custom-domain binding", () => {
     expect(findLeaks(env)).toEqual([]);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("declares every status this suite was answered (src/http/routes.ts derives them; see support.ts)", () => {
+    expect([...new Set(env.undeclared)]).toEqual([]);
+  });
+});

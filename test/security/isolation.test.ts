@@ -211,3 +211,9 @@ describe("tenant isolation matrix", () => {
     );
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("declares every status this suite was answered (src/http/routes.ts derives them; see support.ts)", () => {
+    expect([...new Set(env.undeclared)]).toEqual([]);
+  });
+});

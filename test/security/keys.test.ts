@@ -111,3 +111,9 @@ describe("keys minted by keys", () => {
     expect(findLeaks(env)).toEqual([]);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("declares every status this suite was answered (src/http/routes.ts derives them; see support.ts)", () => {
+    expect([...new Set(env.undeclared)]).toEqual([]);
+  });
+});

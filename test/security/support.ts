@@ -36,6 +36,12 @@ export interface SecurityEnv {
   signup(orgName?: string): Promise<Account>;
   /** Creates a key through `call` as `account`'s session. */
   createKey(account: Account, body?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  /**
+   * Answers through `call` whose status the document does not declare for that operation
+   * (`METHOD /path -> status`), once `loadOperations` has read the document: the drift check of
+   * src/http/routes.ts, run on every request of every suite that uses this env.
+   */
+  undeclared: string[];
   close(): Promise<void>;
 }
 
@@ -60,6 +66,14 @@ export async function startSecurityEnv(env: Record<string, string> = {}): Promis
   });
   const transcript: string[] = [];
   const secrets = new Set<string>([...Object.values(SECRETS), PASSWORD]);
+  const undeclared: string[] = [];
+  const checkDeclared = (method: string, path: string, status: number) => {
+    // The most specific operation whose template matches (`/skills/import` before `/skills/{skillId}`).
+    const op = (declaredOf.get(env_) ?? [])
+      .filter((o) => o.method === method && o.pattern.test(path.split("?")[0]))
+      .sort((x, y) => x.path.split("{").length - y.path.split("{").length)[0];
+    if (op && !op.statuses.includes(String(status))) undeclared.push(`${method} ${op.path} -> ${status}`);
+  };
 
   const call: SecurityEnv["call"] = async (method, path, options = {}, timeoutMs = 10_000) => {
     let timer: NodeJS.Timeout | undefined;
@@ -67,6 +81,7 @@ export async function startSecurityEnv(env: Record<string, string> = {}): Promis
       timer = setTimeout(() => reject(new Error(`timeout after ${timeoutMs} ms: ${method} ${path}`)), timeoutMs);
     });
     const res = await Promise.race([h.request(method, path, options), timeout]).finally(() => clearTimeout(timer));
+    checkDeclared(method, path, res.status);
     const headers = [...res.headers].filter(([name]) => name !== "set-cookie").map(([n, v]) => `${n}: ${v}`);
     const keyCreated = method === "POST" && /\/api-keys$/.test(path) && res.status === 201 && typeof res.body?.key === "string";
     if (keyCreated) {
@@ -90,6 +105,7 @@ export async function startSecurityEnv(env: Record<string, string> = {}): Promis
     transcript,
     secrets,
     call,
+    undeclared,
     async signup(orgName = "Org") {
       const email = `sec${++signupCounter}_${Math.random().toString(36).slice(2, 8)}@example.com`;
       const res = await call("POST", "/v1/auth/signup", { body: { email, password: PASSWORD, orgName } });
@@ -250,9 +266,23 @@ export interface Operation {
   keyOnly: boolean;
 }
 
-/** Reads every operation from the gateway's own OpenAPI document. */
+/** Per env, each operation's path as a pattern and the statuses its responses declare. */
+const declaredOf = new WeakMap<SecurityEnv, Array<{ method: string; path: string; pattern: RegExp; statuses: string[] }>>();
+
+/** Reads every operation from the gateway's own OpenAPI document (and from then on checks answers against it). */
 export async function loadOperations(env: SecurityEnv): Promise<Operation[]> {
   const doc = (await env.h.request("GET", "/openapi.json")).body;
+  declaredOf.set(
+    env,
+    Object.entries<any>(doc.paths).flatMap(([path, ops]) =>
+      Object.entries<any>(ops).map(([method, op]) => ({
+        method: method.toUpperCase(),
+        path,
+        pattern: new RegExp(`^${path.replace(/\{\w+\}/g, "[^/]+")}$`),
+        statuses: Object.keys(op.responses ?? {}),
+      })),
+    ),
+  );
   const resolve = (schema: any): any => {
     if (!schema || typeof schema !== "object") return schema;
     if (schema.$ref) return resolve(doc.components.schemas[schema.$ref.split("/").pop()]);

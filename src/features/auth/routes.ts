@@ -1,12 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { getCookie } from "hono/cookie";
 import type { Context } from "hono";
 import { isUniqueViolation } from "../../db";
-import { SESSION_COOKIE, requireAuth, requireUser } from "../../http/auth";
+import { SESSION_COOKIE, requireUser } from "../../http/auth";
 import { clientIp } from "../../http/client-ip";
 import type { AppEnv } from "../../http/context";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
+import { createRouter, iso, jsonBody, jsonResponse } from "../../http/openapi";
+import { apiRoute } from "../../http/routes";
 import { newId } from "../../lib/ids";
 import { sha256Hex } from "../api-keys/key-format";
 import { isOperator } from "../operator/routes";
@@ -40,47 +41,55 @@ async function limitAuthAttempts(c: Context<AppEnv>, email: string): Promise<voi
 /** A hash to verify against when the email is unknown, so both failures take the same time. */
 let decoyHash: Promise<string> | null = null;
 
-const signup = createRoute({
+const tooManyAttempts = "Too many sign-in or sign-up attempts from this address or for this email (`rate_limited`); `Retry-After` says when";
+
+const signup = apiRoute({
   method: "post",
   path: "/v1/auth/signup",
+  operationId: "auth.signup",
   tags,
   summary: "Create an account and its first organization",
+  description:
+    "Creates the user, an organization (named `orgName`, or after the user) with the user as its owner, and signs in: the answer sets the session cookie. " +
+    "Closed when the deployment sets `OPENPAW_SIGNUP=closed`.",
+  audience: "public",
   request: { body: jsonBody(SignupBody) },
-  responses: {
-    201: jsonResponse(z.object({ user: UserSchema, org: OrgSchema }), "The new user and org; sets the session cookie"),
-    400: commonErrors[400],
-    403: commonErrors[403],
-    409: jsonResponse(z.any(), "Email already registered"),
-  },
+  responses: { 201: jsonResponse(z.object({ user: UserSchema, org: OrgSchema }), "The new user and org; sets the session cookie") },
+  errors: { 403: "Sign-up is closed on this deployment (`signup_closed`)", 409: "An account with this email already exists (`already_exists`)", 429: tooManyAttempts },
 });
 
-const login = createRoute({
+const login = apiRoute({
   method: "post",
   path: "/v1/auth/login",
+  operationId: "auth.login",
   tags,
   summary: "Sign in",
+  description: "Checks the email and password and starts a session (the answer sets the session cookie). On a custom domain only members of its organization can sign in.",
+  audience: "public",
   request: { body: jsonBody(LoginBody) },
-  responses: {
-    200: jsonResponse(z.object({ user: UserSchema, orgs: z.array(OrgSummarySchema) }), "Signed in; sets the session cookie"),
-    400: commonErrors[400],
-    401: commonErrors[401],
-  },
+  responses: { 200: jsonResponse(z.object({ user: UserSchema, orgs: z.array(OrgSummarySchema) }), "Signed in; sets the session cookie") },
+  errors: { 401: "Incorrect email or password (`invalid_credentials`)", 429: tooManyAttempts },
 });
 
-const logout = createRoute({
+const logout = apiRoute({
   method: "post",
   path: "/v1/auth/logout",
+  operationId: "auth.logout",
   tags,
   summary: "Sign out (ends the session)",
+  description: "Ends the session of the cookie sent, if any, and clears the cookie. Answers 204 with or without a session.",
+  audience: "public",
   responses: { 204: { description: "Signed out" } },
 });
 
-const me = createRoute({
+const me = apiRoute({
   method: "get",
   path: "/v1/me",
+  operationId: "auth.me",
   tags,
   summary: "The signed-in user and their orgs",
-  middleware: [requireAuth] as const,
+  description: "The user of the session, the organizations they belong to (on a custom domain, only its organization) and whether they operate this instance.",
+  audience: "user",
   responses: {
     200: jsonResponse(
       z.object({
@@ -90,8 +99,6 @@ const me = createRoute({
       }),
       "The user",
     ),
-    401: commonErrors[401],
-    403: commonErrors[403],
   },
 });
 
@@ -108,7 +115,7 @@ export function authRoutes() {
 
   app.openapi(signup, async (c) => {
     const { db, config } = c.var.services;
-    if (config.signup === "closed") throw errors.forbidden("Sign-up is closed on this deployment; ask an administrator for an account.");
+    if (config.signup === "closed") throw errors.forbidden("Sign-up is closed on this deployment; ask an administrator for an account.", "signup_closed");
     const body = c.req.valid("json");
     await limitAuthAttempts(c, body.email);
     const now = Date.now();
@@ -138,7 +145,7 @@ export function authRoutes() {
         await insertOrgWithOwner(trx, org, user.id);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw errors.conflict("An account with this email already exists.", "email");
+      if (isUniqueViolation(error)) throw errors.conflict("An account with this email already exists.", "email", "already_exists");
       throw error;
     }
     await startSession(c, user.id);
@@ -152,10 +159,10 @@ export function authRoutes() {
     const user = await findUserByEmail(db.kysely, body.email);
     decoyHash ??= hashPassword("decoy-password", config.security.passwordHashCost);
     const ok = await verifyPassword(body.password, user?.password_hash ?? (await decoyHash));
-    if (!user || !ok) throw errors.unauthenticated("Incorrect email or password.");
+    if (!user || !ok) throw errors.unauthenticated("Incorrect email or password.", "invalid_credentials");
     const orgs = await orgsOnHost(c, user.id);
     // On a custom domain only its org's members sign in, with the same answer as a wrong password.
-    if (c.var.hostOrgId && orgs.length === 0) throw errors.unauthenticated("Incorrect email or password.");
+    if (c.var.hostOrgId && orgs.length === 0) throw errors.unauthenticated("Incorrect email or password.", "invalid_credentials");
     await startSession(c, user.id);
     return c.json({ user: serializeUser(user), orgs }, 200);
   });

@@ -1,14 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type Stripe from "stripe";
 import type { AppEnv } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
-import { commonErrors, createRouter, ErrorSchema, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
+import { createRouter, iso, jsonBody, jsonResponse, OrgIdParam } from "../../http/openapi";
 import type { Services } from "../../services";
 import { findOrg } from "../orgs/repository";
 import { effectivePlan } from "./period";
 import { stripeFailure } from "./service";
 import type { Context } from "hono";
-import { orgRoute } from "../../http/routes";
+import { apiRoute, orgRoute } from "../../http/routes";
 
 const tags = ["Billing"];
 
@@ -36,9 +36,11 @@ const BillingSchema = z
   })
   .openapi("Billing");
 
-const notImplementedResponse = {
-  501: { content: { "application/json": { schema: ErrorSchema } }, description: "Stripe is not configured on this server" },
-};
+/** What the operations that call Stripe can answer besides the usual. */
+const stripeErrors = {
+  501: "Stripe is not configured on this server (`not_implemented`)",
+  502: "Stripe refused or could not be reached (`provider_error`)",
+} as const;
 
 const getBilling = orgRoute({
   method: "get",
@@ -63,8 +65,8 @@ const checkout = orgRoute({
   },
   responses: {
     200: jsonResponse(z.object({ id: z.string(), url: z.string() }), "The Checkout session"),
-    ...notImplementedResponse,
   },
+  errors: { ...stripeErrors, 400: "Unknown plan, or one that is not sold through Stripe", 409: "The org already has a subscription (change plans in the portal)" },
   permission: "billing",
 });
 
@@ -75,20 +77,25 @@ const portal = orgRoute({
   tags,
   summary: "Create a Stripe billing-portal session (owners and admin keys)",
   request: { params: Params, body: jsonBody(z.strictObject({ returnUrl: HttpUrl.optional() })) },
-  responses: { 200: jsonResponse(z.object({ url: z.string() }), "The portal session"), ...notImplementedResponse },
+  responses: { 200: jsonResponse(z.object({ url: z.string() }), "The portal session") },
+  errors: stripeErrors,
   permission: "billing",
 });
 
-const webhook = createRoute({
+const webhook = apiRoute({
   method: "post",
   path: "/v1/webhooks/stripe",
+  operationId: "billing.stripeWebhook",
   tags,
   summary: "Stripe webhook (signature verified on the raw body; no other auth)",
+  description:
+    "Called by Stripe, not by clients: the `Stripe-Signature` header is verified against `STRIPE_WEBHOOK_SECRET` on the raw body. " +
+    "Each event is applied once (a redelivered event answers `duplicate: true`).",
+  audience: "public",
   responses: {
     200: jsonResponse(z.object({ received: z.boolean(), duplicate: z.boolean().optional() }), "Acknowledged"),
-    400: commonErrors[400],
-    ...notImplementedResponse,
   },
+  errors: { 501: stripeErrors[501], 400: "The signature is missing or does not verify, or the payload is not a Stripe event" },
 });
 
 function requireStripe(services: Services): Stripe {

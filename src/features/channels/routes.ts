@@ -68,7 +68,8 @@ const createChannel = orgRoute({
   tags,
   summary: "Add a channel the message tool can post to",
   request: { params: Params, body: jsonBody(CreateBody) },
-  responses: { 201: jsonResponse(ChannelSchema, "The channel"), 409: jsonResponse(z.any(), "Name taken") },
+  responses: { 201: jsonResponse(ChannelSchema, "The channel") },
+  errors: { 409: "The org already has a channel with this name (`already_exists`)" },
   permission: "write",
 });
 const listRoute = orgRoute({
@@ -177,7 +178,7 @@ export function channelRoutes() {
     try {
       await insertChannel(services.db.kysely, row);
     } catch (error) {
-      if (isUniqueViolation(error)) throw errors.conflict(`A channel named "${body.name}" already exists in this organization.`, "name");
+      if (isUniqueViolation(error)) throw errors.conflict(`A channel named "${body.name}" already exists in this organization.`, "name", "already_exists");
       throw error;
     }
     // A generated signing secret is the one secret shown, once, like an API key.

@@ -1,9 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../../http/auth";
+import { z } from "@hono/zod-openapi";
 import { ApiError, errors } from "../../http/errors";
-import { ErrorSchema, PathId, commonErrors, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
+import { PathId, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
+import { ERROR_STATUS_DESCRIPTIONS, apiRoute } from "../../http/routes";
 import { sseResponse } from "../../http/sse";
 import type { SequencedEvent } from "../../runtime/events";
+import { RunEventSchema, runEventStreamContent } from "../runs/event-schemas";
 import { followRunResponse } from "../runs/follow-response";
 import { RunSchema, serializeRun } from "../runs/serialize";
 import { resolveChatAgent } from "./resolve-agent";
@@ -31,21 +32,23 @@ const ChatResult = z
     tokens: z.number(),
     cost: z.number(),
     stopReason: z.enum(["end_turn", "max_iterations", "error", "cancelled"]),
-    events: z.array(z.object({ event: z.string(), data: z.any() })),
+    events: z.array(RunEventSchema).openapi({ description: "Every event of the run, as the stream would have sent them" }),
   })
   .openapi("ChatResult");
 
-const chat = createRoute({
+const chat = apiRoute({
   method: "post",
   path: "/v1/agent/{agentId}/chat",
+  operationId: "chat.create",
   tags: ["Chat"],
   summary: "Chat with an agent (Server-Sent Events, one JSON object with stream:false, or a background run)",
   description:
-    "Streams `text`, `tool_start`, `tool_result`, `error` and `done` events, each with an `id:` line (its seq in the run's log). " +
+    "Needs `chat` permission in the agent's organization. " +
+    "Streams `text`, `tool_start`, `tool_result`, `approval_required`, `error` and `done` events (schemas: `RunStreamMessage`), each with an `id:` line (its seq in the run's log). " +
     "`: ping` comments keep idle streams open. Headers X-Conversation-Id and X-Run-Id name the conversation and run. " +
     "A client that disconnects cancels a foreground run; its usage is still recorded. With `background: true` the answer is 202 " +
-    "with the run object; follow it at `/v1/orgs/{orgId}/runs/{runId}/events`.",
-  middleware: [requireAuth] as const,
+    "with the run object; follow it at `/v1/orgs/{orgId}/runs/{runId}/events`. `stream: false` (or `Accept: application/json`) answers one JSON object.",
+  audience: "principal",
   request: {
     params: z.object({ agentId: PathId("agentId") }),
     body: jsonBody(ChatBody),
@@ -53,12 +56,17 @@ const chat = createRoute({
   responses: {
     200: {
       description: "The run: an SSE stream, or the JSON result when stream is false",
-      content: { "text/event-stream": { schema: z.string() }, "application/json": { schema: ChatResult } },
+      content: { "text/event-stream": runEventStreamContent, "application/json": { schema: ChatResult } },
     },
     202: jsonResponse(RunSchema, "A background run was created (queued or already running); its URL is in `Location`"),
-    402: jsonResponse(ErrorSchema, "The plan's token limit is reached"),
-    429: jsonResponse(ErrorSchema, "Too many concurrent runs, or too many queued background runs"),
-    ...commonErrors,
+  },
+  errors: {
+    402: ERROR_STATUS_DESCRIPTIONS[402],
+    403: "The role or key scope has no `chat` permission, or the key is restricted to other agents (`key_restricted`)",
+    404: "No such agent for this caller, or no such conversation of the agent (`conversationId`); another org's is never revealed",
+    429: "Too many concurrent runs for the key or org, or too many queued background runs (`concurrency_limit_reached`); `Retry-After` says when",
+    502: "The model provider failed before the stream began (`provider_error`); after, it is an `error` event",
+    503: "The agent's model is not served by a configured provider (`model_unavailable`), or the database is unavailable",
   },
 });
 

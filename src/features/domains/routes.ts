@@ -122,7 +122,7 @@ export function customDomainRoutes() {
       return show((await findDomainOfOrg(db, access.orgId)) ?? existing);
     }
 
-    const conflict = () => errors.conflict("This domain is already in use by another organization.", "domain");
+    const conflict = () => errors.conflict("This domain is already in use by another organization.", "domain", "already_exists");
     const holder = await findDomainByName(db, check.domain);
     if (holder && holder.org_id !== access.orgId && holder.status !== "failed") throw conflict();
     const record: CustomDomainsTable = {

@@ -14,7 +14,8 @@ import { authenticate, resolveOrgAccess } from "../../http/auth";
 import type { AppEnv, Principal } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { limitBody, requireJsonContentType } from "../../http/middleware";
-import { API_KEY_ONLY, createRouter, ErrorSchema, jsonWithin, REQUEST_JSON_LIMITS } from "../../http/openapi";
+import { createRouter, jsonWithin, REQUEST_JSON_LIMITS } from "../../http/openapi";
+import { apiRoute } from "../../http/routes";
 import { validationError } from "../../http/errors";
 import { requirePermission } from "../../http/permissions";
 import { agentsMcpServer } from "./server";
@@ -119,32 +120,38 @@ function onFinished(response: Response, headers: Headers, done: () => void): Res
 
 export function agentMcpRoutes() {
   const app = createRouter();
-  app.openAPIRegistry.registerPath({
+  // Served by the MCP SDK's transport rather than app.openapi (it reads the raw request), so only declared here.
+  const { middleware: _none, ...operation } = apiRoute({
     method: "post",
     path: PATH,
+    operationId: "mcp.post",
     tags: ["MCP server"],
-    security: API_KEY_ONLY,
+    audience: "key",
     summary: "Model Context Protocol server (Streamable HTTP): the org's agents as tools",
     description:
       "JSON-RPC over Streamable HTTP (`Accept: application/json, text/event-stream`), authenticated by `Authorization: Bearer sk_live_...` " +
       "(a key with the chat scope). `tools/list` offers one tool per agent the key may chat with, input `{message, conversationId?}`; " +
       "`tools/call` runs the agent and answers its text with `{text, conversationId, runId, stopReason, usage}` as structured content, " +
-      "sending `notifications/progress` while it works when the call has a progress token. `notifications/cancelled` cancels the run.",
+      "sending `notifications/progress` while it works when the call has a progress token. `notifications/cancelled` cancels the run. " +
+      "GET and DELETE answer 405: the server is stateless.",
     request: { body: { content: { "application/json": { schema: JsonRpcMessage } }, required: true } },
     responses: {
-      200: { description: "JSON-RPC responses as Server-Sent Events", content: { "text/event-stream": { schema: z.string() } } },
+      200: {
+        description: "JSON-RPC responses as Server-Sent Events",
+        content: {
+          "text/event-stream": {
+            schema: z.string().openapi({ description: "`event: message` with one JSON-RPC response or notification per `data:`" }),
+          },
+        },
+      },
       202: { description: "A notification was accepted" },
-      400: {
-        description: "Not JSON, or not a JSON-RPC message (param names the field)",
-        content: { "application/json": { schema: ErrorSchema } },
-      },
-      401: { description: "Missing or invalid API key", content: { "application/json": { schema: ErrorSchema } } },
-      403: {
-        description: "The key may not chat, or a cross-origin browser request",
-        content: { "application/json": { schema: ErrorSchema } },
-      },
+    },
+    errors: {
+      400: "Not JSON, or not a JSON-RPC message (param names the field), or an `Accept` header without both media types",
+      403: "The key may not chat, or a cross-origin browser request",
     },
   });
+  app.openAPIRegistry.registerPath(operation);
 
   app.use(
     PATH,

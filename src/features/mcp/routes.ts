@@ -60,7 +60,8 @@ const createServer = orgRoute({
   tags,
   summary: "Register an MCP server (Streamable HTTP or HTTP+SSE)",
   request: { params: Params, body: jsonBody(CreateBody) },
-  responses: { 201: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken") },
+  responses: { 201: jsonResponse(McpServerSchema, "The server") },
+  errors: { 409: "The org already has an MCP server with this name (`already_exists`)" },
   permission: "write",
 });
 const listServers = orgRoute({
@@ -90,7 +91,8 @@ const patchServer = orgRoute({
   tags,
   summary: "Update an MCP server (headers, when given, replace the stored set; null clears it)",
   request: { params: ServerParams, body: jsonBody(UpdateBody) },
-  responses: { 200: jsonResponse(McpServerSchema, "The server"), 409: jsonResponse(z.any(), "Name taken") },
+  responses: { 200: jsonResponse(McpServerSchema, "The server") },
+  errors: { 409: "The org already has an MCP server with this name (`already_exists`)" },
   permission: "write",
 });
 const deleteServer = orgRoute({
@@ -148,7 +150,7 @@ async function sealHeaders(services: Services, id: string, headers: Record<strin
   return { headers_enc: await encryptSecret(key, JSON.stringify(headers), id), headers_masked: JSON.stringify(masked) };
 }
 
-const nameTaken = (name: string) => errors.conflict(`An MCP server named "${name}" already exists in this organization.`, "name");
+const nameTaken = (name: string) => errors.conflict(`An MCP server named "${name}" already exists in this organization.`, "name", "already_exists");
 
 /** MCP servers of an org: CRUD plus a connection test. Writes need write permission, reads read. */
 export function mcpServerRoutes() {

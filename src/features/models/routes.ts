@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { requireAuth } from "../../http/auth";
-import { commonErrors, createRouter, jsonResponse } from "../../http/openapi";
+import { z } from "@hono/zod-openapi";
+import { createRouter, jsonResponse } from "../../http/openapi";
+import { apiRoute } from "../../http/routes";
 import type { ModelInfo } from "../../runtime/models/catalogue";
 
 const Price = z.number().openapi({ description: "USD per million tokens" });
@@ -35,12 +35,15 @@ export function serializeModel({ requestParams: _internal, ...model }: ModelInfo
   return model;
 }
 
-const listModels = createRoute({
+const listModels = apiRoute({
   method: "get",
   path: "/v1/models",
+  operationId: "models.list",
   tags: ["Models"],
   summary: "List the models agents may use, with prices",
-  middleware: [requireAuth] as const,
+  description:
+    "The catalogue of this deployment: each model's provider, context window, prices per million tokens and whether a configured provider serves it now (`available`). Any API key or signed-in user may read it.",
+  audience: "principal",
   responses: {
     200: jsonResponse(
       z.object({
@@ -49,7 +52,6 @@ const listModels = createRoute({
       }),
       "Models",
     ),
-    401: commonErrors[401],
   },
 });
 

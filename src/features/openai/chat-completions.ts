@@ -1,5 +1,5 @@
-import { API_KEY_ONLY, jsonWithin, REQUEST_JSON_LIMITS } from "../../http/openapi";
-import { createRoute, z } from "@hono/zod-openapi";
+import { jsonWithin, REQUEST_JSON_LIMITS } from "../../http/openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/context";
 import { errors } from "../../http/errors";
@@ -8,7 +8,7 @@ import { sseResponse } from "../../http/sse";
 import { ChatCompletionProjection } from "./chat-completion-stream";
 import { completionIdOf, unixSeconds } from "./ids";
 import { resolveModel } from "./resolve-model";
-import { ModelField, ignoredSamplingFields, openAiErrors, tags } from "./schemas";
+import { ModelField, ignoredSamplingFields, openAiRoute, RUN_START_ERRORS, tags } from "./schemas";
 import { type ChatCompletionMessage, fromChatMessages } from "./turns";
 
 const Part = z.looseObject({ type: z.string().max(64), text: z.string().optional() });
@@ -53,11 +53,11 @@ const Body = z
   .superRefine(jsonWithin(REQUEST_JSON_LIMITS))
   .openapi("ChatCompletionRequest");
 
-const route = createRoute({
+const route = openAiRoute({
   method: "post",
   path: "/openai/v1/chat/completions",
+  operationId: "openai.chatCompletions.create",
   tags,
-  security: API_KEY_ONLY,
   summary: "Chat Completions with an agent (`model` = agent id)",
   description:
     "The agent runs its whole loop with its own tools on the server. `messages` are the turn's history: system and developer " +
@@ -71,11 +71,15 @@ const route = createRoute({
       description: "A chat.completion, or the chunks as Server-Sent Events ending with `data: [DONE]`",
       content: {
         "application/json": { schema: z.looseObject({ id: z.string(), object: z.literal("chat.completion") }) },
-        "text/event-stream": { schema: z.string() },
+        "text/event-stream": {
+          schema: z.string().openapi({
+            description: "`data:` lines of `chat.completion.chunk` objects (OpenAI's), the last one `data: [DONE]`; `: ping` comments keep an idle stream open",
+          }),
+        },
       },
     },
-    ...openAiErrors,
   },
+  errors: RUN_START_ERRORS,
 });
 
 /** What the agent cannot honor is refused, naming the field; what it fixes itself is ignored. */

@@ -1,5 +1,4 @@
-import { API_KEY_ONLY } from "../../http/openapi";
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AgentsTable } from "../../db/schema";
 import type { AppEnv } from "../../http/context";
@@ -7,7 +6,7 @@ import { requirePermission } from "../../http/permissions";
 import { listAgents } from "../agents/repository";
 import { unixSeconds } from "./ids";
 import { resolveModel } from "./resolve-model";
-import { ModelField, openAiErrors, tags } from "./schemas";
+import { ModelField, openAiRoute, tags } from "./schemas";
 
 const ModelSchema = z
   .object({
@@ -20,29 +19,30 @@ const ModelSchema = z
   })
   .openapi("OpenAiModel");
 
-const list = createRoute({
+const list = openAiRoute({
   method: "get",
   path: "/openai/v1/models",
+  operationId: "openai.models.list",
   tags,
-  security: API_KEY_ONLY,
   summary: "The agents this key may chat with, as OpenAI models",
+  description: "Every agent of the key's organization that the key may chat with (all of them, or those a restricted key names); `id` is what `model` takes.",
   responses: {
     200: {
       description: "A list",
       content: { "application/json": { schema: z.object({ object: z.literal("list"), data: z.array(ModelSchema) }) } },
     },
-    ...openAiErrors,
   },
 });
 
-const one = createRoute({
+const one = openAiRoute({
   method: "get",
   path: "/openai/v1/models/{model}",
+  operationId: "openai.models.get",
   tags,
-  security: API_KEY_ONLY,
   summary: "One agent as an OpenAI model",
+  description: "The agent `model` as an OpenAI model object; 404 for an agent the key may not chat with or of another organization.",
   request: { params: z.object({ model: ModelField.openapi({ param: { name: "model", in: "path" } }) }) },
-  responses: { 200: { description: "The model", content: { "application/json": { schema: ModelSchema } } }, ...openAiErrors },
+  responses: { 200: { description: "The model", content: { "application/json": { schema: ModelSchema } } } },
 });
 
 const modelOf = (agent: AgentsTable) => ({

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { type ApiRouteConfig, type ErrorStatus, apiRoute } from "../../http/routes";
 
 export const tags = ["OpenAI-compatible"];
 
@@ -8,15 +9,28 @@ export const OpenAiErrorSchema = z
   })
   .openapi("OpenAiError");
 
-const error = (description: string) => ({ content: { "application/json": { schema: OpenAiErrorSchema } }, description });
+/** What every OpenAI-compatible operation can answer besides the gateway's own statuses, in OpenAI's error shape. */
+const OPENAI_ERRORS: Partial<Record<ErrorStatus, string>> = {
+  401: "Missing, unknown, revoked or expired API key (a session cookie is not accepted here)",
+  403: "The key's scopes do not allow this, or the key is restricted to other agents",
+  404: "No such model (agent) or response for this key, including other organizations'",
+};
 
-/** The error responses of the OpenAI-compatible routes (OpenAI's error shape). */
-export const openAiErrors = {
-  400: error("Invalid request (param names the field)"),
-  401: error("Missing, unknown, revoked or expired API key"),
-  403: error("The key's scopes do not allow this"),
-  404: error("No such model (agent) or response for this key, including other organizations'"),
-} as const;
+/** What starting a run can answer (chat completions, responses). */
+export const RUN_START_ERRORS: Partial<Record<ErrorStatus, string>> = {
+  402: "The plan's token limit is reached and the plan has no overage (`quota_exceeded`)",
+  429: "Too many requests or concurrent runs for the key or org; `Retry-After` says when",
+  502: "The model provider failed before the answer began",
+  503: "The agent's model is not served by a configured provider, or the database is unavailable",
+};
+
+/**
+ * An operation of the OpenAI-compatible surface: API key only (the surface's own middleware
+ * authenticates), errors in OpenAI's shape, every status declared.
+ */
+export function openAiRoute<P extends string, R extends Omit<ApiRouteConfig, "audience" | "errorSchema"> & { path: P }>(config: R) {
+  return apiRoute({ ...config, audience: "key", errorSchema: OpenAiErrorSchema, errors: { ...OPENAI_ERRORS, ...config.errors } });
+}
 
 /** `model`: the id of an agent of the key's organization. */
 export const ModelField = z

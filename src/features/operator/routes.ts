@@ -1,9 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/context";
 import { errors } from "../../http/errors";
-import { OrgIdParam, PaginationQuery, commonErrors, createRouter, iso, jsonBody, jsonResponse, paginated } from "../../http/openapi";
+import { OrgIdParam, PaginationQuery, createRouter, iso, jsonBody, jsonResponse, paginated } from "../../http/openapi";
+import { apiRoute } from "../../http/routes";
 import { type OperatorOrg, PlanChangeError } from "./service";
 
 const tags = ["Operator"];
@@ -45,12 +45,21 @@ const OperatorOrgSchema = z
 const serialize = (o: OperatorOrg) => ({ ...o, period: { start: iso(o.period.start), end: iso(o.period.end) }, createdAt: iso(o.createdAt) });
 
 
-const listOrgs = createRoute({
+/** What every operator route declares: the session of a user in OPENPAW_OPERATOR_EMAILS; 404 to anyone else. */
+const operatorOnly: { audience: "user"; middleware: MiddlewareHandler<AppEnv>[]; errors: { 404: string } } = {
+  audience: "user",
+  middleware: [requireOperator],
+  errors: { 404: "Not found: the caller is not an operator of this instance (the route is not revealed), or no such org" },
+};
+
+const listOrgs = apiRoute({
   method: "get",
   path: "/v1/operator/orgs",
+  operationId: "operator.orgs.list",
   tags,
   summary: "Every org of the instance with its plan and this period's usage (operators only)",
-  middleware: [requireAuth, requireOperator] as const,
+  description: "Paginated, newest first; `plan` and `q` narrow the list. Only for the sessions of OPENPAW_OPERATOR_EMAILS.",
+  ...operatorOnly,
   request: {
     query: PaginationQuery.extend({
       plan: z.string().min(1).max(40).optional().openapi({ description: "Only orgs on this plan" }),
@@ -62,48 +71,48 @@ const listOrgs = createRoute({
       z.object({ data: z.array(OperatorOrgSchema), page: z.number(), limit: z.number(), total: z.number(), hasMore: z.boolean() }),
       "A page of orgs",
     ),
-    401: commonErrors[401],
-    404: commonErrors[404],
   },
 });
 
-const getOrg = createRoute({
+const getOrg = apiRoute({
   method: "get",
   path: "/v1/operator/orgs/{orgId}",
+  operationId: "operator.orgs.get",
   tags,
   summary: "One org with its plan and usage (operators only)",
-  middleware: [requireAuth, requireOperator] as const,
+  description: "Any org of the instance, with its plan in effect, subscription, members, agents and this period's usage.",
+  ...operatorOnly,
   request: { params: z.object({ orgId: OrgIdParam }) },
-  responses: { 200: jsonResponse(OperatorOrgSchema, "The org"), 401: commonErrors[401], 404: commonErrors[404] },
+  responses: { 200: jsonResponse(OperatorOrgSchema, "The org") },
 });
 
-const setPlan = createRoute({
+const setPlan = apiRoute({
   method: "put",
   path: "/v1/operator/orgs/{orgId}/plan",
+  operationId: "operator.orgs.setPlan",
   tags,
   summary: "Set an org's plan without Stripe (operators only)",
   description:
     "Applies at once. An org with a live Stripe subscription is refused (409) unless `force` is true, because Stripe's next event would set its plan back.",
-  middleware: [requireAuth, requireOperator] as const,
+  ...operatorOnly,
+  errors: { ...operatorOnly.errors, 400: "Unknown plan, or an invalid body", 409: "The org has a live Stripe subscription and `force` is not true" },
   request: {
     params: z.object({ orgId: OrgIdParam }),
     body: jsonBody(z.strictObject({ plan: z.string().min(1).max(40), force: z.boolean().optional() })),
   },
   responses: {
     200: jsonResponse(OperatorOrgSchema, "The org with its new plan"),
-    400: commonErrors[400],
-    401: commonErrors[401],
-    404: commonErrors[404],
-    409: jsonResponse(z.any(), "The org has a live Stripe subscription"),
   },
 });
 
-const summary = createRoute({
+const summary = apiRoute({
   method: "get",
   path: "/v1/operator/summary",
+  operationId: "operator.summary",
   tags,
   summary: "Orgs by plan, users, and usage across orgs this month (operators only)",
-  middleware: [requireAuth, requireOperator] as const,
+  description: "Instance-wide figures for the operator's dashboard: orgs per plan, users, and this calendar month's runs, tokens and cost across all orgs.",
+  ...operatorOnly,
   responses: {
     200: jsonResponse(
       z
@@ -118,8 +127,6 @@ const summary = createRoute({
         .openapi("OperatorSummary"),
       "Instance-wide figures",
     ),
-    401: commonErrors[401],
-    404: commonErrors[404],
   },
 });
 

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
 import { requireAuth, requireUser } from "../../http/auth";
 import { errors } from "../../http/errors";
-import { commonErrors, createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
+import { createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
 import { newId } from "../../lib/ids";
 import { Email, OrgSchema } from "../auth/schemas";
@@ -10,7 +10,7 @@ import { findUserByEmail } from "../auth/repository";
 import { countOwners, deleteMember, findOrg, findRole, insertMember, insertOrgWithOwner, listMembers, lockOrg, renameOrg, updateMemberRole } from "./repository";
 import { serializeOrg } from "./serialize";
 import { deleteOrganization } from "./service";
-import { orgRoute } from "../../http/routes";
+import { apiRoute, orgRoute } from "../../http/routes";
 
 const tags = ["Organizations"];
 const Role = z.enum(["owner", "admin", "member"]);
@@ -24,14 +24,16 @@ const MemberParams = z.object({
   userId: PathId("userId", "usr_4f9Kq2"),
 });
 
-const createOrg = createRoute({
+const createOrg = apiRoute({
   method: "post",
   path: "/v1/orgs",
+  operationId: "orgs.create",
   tags,
   summary: "Create an organization (you become its owner)",
-  middleware: [requireAuth] as const,
+  description: "A signed-in user creates another organization on the default plan and becomes its owner. API keys belong to one org and cannot create others.",
+  audience: "user",
   request: { body: jsonBody(z.strictObject({ name: OrgName })) },
-  responses: { 201: jsonResponse(OrgWithRole, "The new org"), ...commonErrors },
+  responses: { 201: jsonResponse(OrgWithRole, "The new org") },
 });
 
 const getOrg = orgRoute({
@@ -191,7 +193,7 @@ export function orgRoutes() {
     try {
       await insertMember(db.kysely, access.orgId, user.id, body.role, now);
     } catch (error) {
-      if (isUniqueViolation(error)) throw errors.conflict("This user is already a member.", "email");
+      if (isUniqueViolation(error)) throw errors.conflict("This user is already a member.", "email", "already_exists");
       throw error;
     }
     return c.json(serializeMember({ userId: user.id, email: user.email, name: user.name, role: body.role, createdAt: now }), 201);

@@ -71,7 +71,7 @@ function unavailableModel(deps: Pick<RunDeps, "models">, model: ModelInfo): ApiE
       : model.local
         ? `Its server (OPENAI_BASE_URL ${deps.models.localServer}) no longer lists it: load it there again, or choose another model.`
         : "Set OPENAI_BASE_URL to an OpenAI-compatible server (Ollama: http://localhost:11434/v1) or OPENAI_API_KEY for OpenAI, or choose a model of a configured provider.";
-  return new ApiError("provider_error", `The agent's model "${model.id}" is not available on this deployment. ${fix}`, { status: 503 });
+  return new ApiError("provider_error", `The agent's model "${model.id}" is not available on this deployment. ${fix}`, { status: 503, code: "model_unavailable" });
 }
 
 /** The org's plan as of now; 404 when the org is gone. */

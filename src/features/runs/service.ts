@@ -122,7 +122,7 @@ export class RunsService {
     await this.deps.quota.assertCanStart(access.orgId);
     const conversation = await conversationOf(this.deps, access.orgId, agent.id, request.conversationId);
     const release = await acquireRunSlots(this.deps, access, plan);
-    if (!release) throw errors.rateLimited(1, "Too many concurrent runs for this key or organization; retry when one finishes.");
+    if (!release) throw errors.rateLimited(1, "Too many concurrent runs for this key or organization; retry when one finishes.", "concurrency_limit_reached");
     try {
       const row = this.newRow(request, conversation.id, "running");
       const run = await buildRunContext(this.deps, {
@@ -178,6 +178,7 @@ export class RunsService {
       throw errors.rateLimited(
         5,
         `This organization already has ${this.settings.maxQueuedPerOrg} background runs waiting for a slot; retry when some have started.`,
+        "concurrency_limit_reached",
       );
     }
     // Whether its first call fits the plan is known only once it starts (then it ends with quota_exceeded_error).
@@ -562,7 +563,7 @@ export class RunsService {
     const db = this.deps.db.kysely;
     const row = await this.get(access, runId);
     if (!canCancelRun(access, row)) throw errors.forbidden("Only a principal with write permission, or the one that started the run, may cancel it.");
-    if (!isLive(row.status)) throw errors.conflict(`The run has already ended (${row.status}).`, "runId");
+    if (!isLive(row.status)) throw errors.conflict(`The run has already ended (${row.status}).`, "runId", "run_ended");
     if (row.status !== "running" && (await this.endUnowned(row, "cancelled", null, { unowned: "queued_or_waiting" }))) {
       return (await findRun(db, access.orgId, runId)) ?? row;
     }

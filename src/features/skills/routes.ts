@@ -157,10 +157,10 @@ function refuseBuiltin(skillId: string): void {
 }
 
 function refuseBuiltinName(name: string): void {
-  if (builtinSkills().some((s) => s.name === name)) throw errors.conflict(`"${name}" is the name of a built-in skill.`, "name");
+  if (builtinSkills().some((s) => s.name === name)) throw errors.conflict(`"${name}" is the name of a built-in skill.`, "name", "already_exists");
 }
 
-const duplicateName = (name: string) => errors.conflict(`This org already has a skill named "${name}".`, "name");
+const duplicateName = (name: string) => errors.conflict(`This org already has a skill named "${name}".`, "name", "already_exists");
 
 /** Skills: built-in (from the repo, read-only) and custom (per org), and their attachment to agents. */
 export function skillRoutes() {

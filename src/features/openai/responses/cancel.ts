@@ -1,18 +1,16 @@
-import { API_KEY_ONLY } from "../../../http/openapi";
-import { createRoute } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
 import { isLive } from "../../runs/repository";
-import { OpenAiErrorSchema, openAiErrors, tags } from "../schemas";
+import { openAiRoute, tags } from "../schemas";
 import { ResponseIdParam, ResponseObjectSchema } from "./schemas";
 import { loadResponse, responseObject } from "./stored";
 
-const route = createRoute({
+const route = openAiRoute({
   method: "post",
   path: "/openai/v1/responses/{response_id}/cancel",
+  operationId: "openai.responses.cancel",
   tags,
-  security: API_KEY_ONLY,
   summary: "Cancel a queued or running response",
   description:
     "Cancels its run on whichever gateway executes it (its usage so far is recorded) and answers the response once it has " +
@@ -21,9 +19,8 @@ const route = createRoute({
   request: { params: ResponseIdParam },
   responses: {
     200: { description: "The response", content: { "application/json": { schema: ResponseObjectSchema } } },
-    409: { description: "The response has already ended", content: { "application/json": { schema: OpenAiErrorSchema } } },
-    ...openAiErrors,
   },
+  errors: { 409: "The response has already ended otherwise than cancelled (`run_ended`)" },
 });
 
 export function cancelResponse(app: OpenAPIHono<AppEnv>) {
@@ -35,6 +32,7 @@ export function cancelResponse(app: OpenAPIHono<AppEnv>) {
         throw errors.conflict(
           `The response has already ended (${response.row.status}); only a queued or running one can be cancelled.`,
           "response_id",
+          "run_ended",
         );
     } else {
       response.row = await services.runs.cancel(c.var.access, response.row.id);

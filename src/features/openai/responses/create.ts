@@ -1,5 +1,5 @@
-import { API_KEY_ONLY, jsonWithin, REQUEST_JSON_LIMITS } from "../../../http/openapi";
-import { createRoute, z } from "@hono/zod-openapi";
+import { jsonWithin, REQUEST_JSON_LIMITS } from "../../../http/openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AgentsTable, RunsTable } from "../../../db/schema";
@@ -11,11 +11,11 @@ import { findConversation, forkConversation, runPlaceInConversation } from "../.
 import { isLive } from "../../runs/repository";
 import { openAiErrorEnvelope } from "../errors";
 import { resolveModel } from "../resolve-model";
-import { ModelField, ignoredSamplingFields, openAiErrors, tags } from "../schemas";
+import { ModelField, ignoredSamplingFields, openAiRoute, RUN_START_ERRORS, tags } from "../schemas";
 import { type ResponseInputItem, fromResponseInput } from "../turns";
 import { ResponseProjection } from "./projection";
 import { insertResponse } from "./repository";
-import { ResponseObjectSchema } from "./schemas";
+import { ResponseEventStream, ResponseObjectSchema } from "./schemas";
 import { type StoredResponse, loadResponse, metaOf, responseObject } from "./stored";
 import { followResponse, responseEventWriter, writeDone } from "./stream";
 
@@ -65,11 +65,11 @@ const Body = z
   .superRefine(jsonWithin(REQUEST_JSON_LIMITS))
   .openapi("CreateResponseRequest");
 
-const route = createRoute({
+const route = openAiRoute({
   method: "post",
   path: "/openai/v1/responses",
+  operationId: "openai.responses.create",
   tags,
-  security: API_KEY_ONLY,
   summary: "Create a response: one run of the agent `model` (Open Responses)",
   description:
     "`input` is a string or items (messages; `openpaw:tool_call` items of an earlier response are taken back). `instructions` and " +
@@ -81,10 +81,10 @@ const route = createRoute({
   responses: {
     200: {
       description: "The response (or its events as Server-Sent Events)",
-      content: { "application/json": { schema: ResponseObjectSchema }, "text/event-stream": { schema: z.string() } },
+      content: { "application/json": { schema: ResponseObjectSchema }, "text/event-stream": { schema: ResponseEventStream } },
     },
-    ...openAiErrors,
   },
+  errors: { ...RUN_START_ERRORS, 409: "`previous_response_id` names a response that is still in progress (`run_ended`)" },
 });
 
 type CreateBody = z.infer<typeof Body>;
@@ -115,7 +115,7 @@ async function conversationToContinue(c: Context<AppEnv>, access: OrgAccess, age
   if (previous.row.agent_id !== agent.id) {
     throw errors.invalid(`That response was created with the model "${previous.row.agent_id}"; continue it with that model.`, param);
   }
-  if (isLive(previous.row.status)) throw errors.conflict("That response is still in progress; continue it once it has ended.", param);
+  if (isLive(previous.row.status)) throw errors.conflict("That response is still in progress; continue it once it has ended.", param, "run_ended");
   const db = services.db.kysely;
   const conversation = await findConversation(db, access.orgId, agent.id, previous.row.conversation_id);
   if (!conversation) throw new ApiError("not_found_error", "That response's conversation has been deleted.", { param });

@@ -1,18 +1,17 @@
-import { API_KEY_ONLY } from "../../../http/openapi";
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
 import { ApiError, errors } from "../../../http/errors";
-import { openAiErrors, tags } from "../schemas";
-import { ResponseIdParam, ResponseObjectSchema } from "./schemas";
+import { openAiRoute, tags } from "../schemas";
+import { ResponseEventStream, ResponseIdParam, ResponseObjectSchema } from "./schemas";
 import { loadResponse, responseObject } from "./stored";
 import { followResponse } from "./stream";
 
-const route = createRoute({
+const route = openAiRoute({
   method: "get",
   path: "/openai/v1/responses/{response_id}",
+  operationId: "openai.responses.get",
   tags,
-  security: API_KEY_ONLY,
   summary: "Retrieve a response, or stream it (again) with `stream=true`",
   description:
     "With `stream=true` the response's events come from its run's event log, during and after the run, on any gateway; " +
@@ -28,14 +27,10 @@ const route = createRoute({
   responses: {
     200: {
       description: "The response (or its events)",
-      content: { "application/json": { schema: ResponseObjectSchema }, "text/event-stream": { schema: z.string() } },
+      content: { "application/json": { schema: ResponseObjectSchema }, "text/event-stream": { schema: ResponseEventStream } },
     },
-    410: {
-      description: "The run's event log has expired (the response itself can still be retrieved)",
-      content: { "application/json": { schema: z.any() } },
-    },
-    ...openAiErrors,
   },
+  errors: { 410: "The run's event log has expired (`event_log_expired`; the response itself can still be retrieved without `stream=true`)" },
 });
 
 export function getResponse(app: OpenAPIHono<AppEnv>) {

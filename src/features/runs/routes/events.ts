@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
 import { ApiError, errors } from "../../../http/errors";
+import { runEventStreamContent } from "../event-schemas";
 import { followRunResponse } from "../follow-response";
 import { isLive } from "../repository";
 import { RunParams, tags } from "./schemas";
@@ -22,7 +23,7 @@ const route = orgRoute({
     query: z.object({ after: z.string().max(20).optional().openapi({ description: "Events with a seq above this", example: "12" }) }),
   },
   responses: {
-    200: { description: "The run's events", content: { "text/event-stream": { schema: z.string() } } },
+    200: { description: "The run's events (each a `RunStreamMessage`)", content: { "text/event-stream": runEventStreamContent } },
   },
   errors: { 410: "The run's event log has expired" },
   permission: null,
@@ -42,7 +43,7 @@ export function followRunEvents(app: OpenAPIHono<AppEnv>) {
     const after = cursorOf(c.req.valid("query").after, "after") ?? cursorOf(c.req.header("last-event-id"), "Last-Event-ID") ?? 0;
     const row = await c.var.services.runs.get(c.var.access, runId);
     if (row.events_expired_at !== null) {
-      throw new ApiError("invalid_request_error", "This run's event log has expired; the run itself can still be read.", { status: 410 });
+      throw new ApiError("invalid_request_error", "This run's event log has expired; the run itself can still be read.", { status: 410, code: "event_log_expired" });
     }
     // A live run may be ahead of its log by a batch (its chat stream saw it first): such a cursor waits for the log.
     if (!isLive(row.status) && after > row.last_event_seq) {

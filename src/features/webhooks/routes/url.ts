@@ -8,4 +8,4 @@ export async function checkWebhookUrl(services: Services, url: string): Promise<
   if (problem) throw errors.invalid(`Invalid url: ${problem}`, "url");
 }
 
-export const duplicateUrl = () => errors.conflict("This organization already has a webhook endpoint with this URL.", "url");
+export const duplicateUrl = () => errors.conflict("This organization already has a webhook endpoint with this URL.", "url", "already_exists");
