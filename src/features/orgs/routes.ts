@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../db";
-import { requireAuth, requireUser } from "../../http/auth";
+import { requireUser } from "../../http/auth";
 import { errors } from "../../http/errors";
 import { createRouter, iso, jsonBody, jsonResponse, OrgIdParam, PathId } from "../../http/openapi";
 import { requirePermission } from "../../http/permissions";
