@@ -1,6 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../http/auth";
-import { ErrorSchema, commonErrors, createRouter, jsonBody, jsonResponse } from "../../http/openapi";
+import { z } from "@hono/zod-openapi";
+import { createRouter, jsonBody, jsonResponse } from "../../http/openapi";
+import { orgRoute } from "../../http/routes";
 import { RunParams } from "../runs/routes/schemas";
 import { RunSchema } from "../runs/serialize";
 
@@ -15,22 +15,21 @@ const DecisionBody = z
   })
   .openapi("ApprovalDecision");
 
-const route = createRoute({
+const route = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/runs/{runId}/approvals",
+  operationId: "runs.approvals.decide",
   tags: ["Runs"],
   summary: "Approve or deny a tool call a waiting run asks for",
   description:
     "Decides one of the run's `pendingApprovals`, once. An approved call runs; a denied one is given to the model as an error " +
     "result with the reason. When every call of the turn is decided the run continues (on any gateway). By an owner or admin " +
-    "session, or a key with write or admin scope that may see the agent; never a chat key.",
-  middleware: [requireAuth, orgAccess] as const,
+    "session, or a key with write or admin scope that may see the agent; never a chat key, not even the one that started the run. " +
+    "404 naming `runId` for a run the caller may not see, naming `toolCallId` for a call the run never asked about.",
   request: { params: RunParams, body: jsonBody(DecisionBody) },
-  responses: {
-    200: jsonResponse(RunSchema, "The run"),
-    409: jsonResponse(ErrorSchema, "The call is no longer pending (already decided, or the run ended)"),
-    ...commonErrors,
-  },
+  responses: { 200: jsonResponse(RunSchema, "The run") },
+  errors: { 409: "The call is no longer pending: already decided (perhaps by a concurrent request or the timeout), or the run no longer waits" },
+  permission: "write",
 });
 
 /** `POST /v1/orgs/:orgId/runs/:runId/approvals`. */

@@ -28,14 +28,12 @@ export class ApprovalsService {
 
   /**
    * Decides one pending call of a run the principal may see (404 otherwise, as for an unknown
-   * call). Only an owner/admin session or a write/admin key may decide (403): never a chat key,
-   * whoever started the run. 409 when the call is no longer pending (decided, or the run ended).
+   * call). The caller has `write` (the route declares it, so an owner/admin session or a
+   * write/admin key): never a chat key, whoever started the run. 409 when the call is no longer
+   * pending (decided, or the run ended).
    */
   async decide(access: OrgAccess, runId: string, request: DecisionRequest): Promise<RunsTable> {
     const row = await this.deps.runs.get(access, runId);
-    if (!access.permissions.has("write")) {
-      throw errors.forbidden("Approvals are decided by an owner or admin, or an API key with write or admin scope; this principal may not decide them.");
-    }
     const db = this.deps.db.kysely;
     const approval = await findApproval(db, access.orgId, runId, request.toolCallId);
     if (!approval) throw errors.notFound("Pending tool call", "toolCallId");

@@ -128,6 +128,9 @@ describe("schedules: /v1/orgs/:orgId/agents/:agentId/schedules and the tick swee
     const readKey = await h.createKey(a, { scopes: ["read"] });
     expect((await h.request("POST", base(), { key: chatKey.key, body: { cron: "0 9 * * *", message: "x" } })).status).toBe(403);
     expect((await h.request("DELETE", `${base()}/${created.id}`, { key: readKey.key })).status).toBe(403);
+    // The permission is checked before the body: a read key learns nothing from validation.
+    const invalid = await h.request("PATCH", `${base()}/${created.id}`, { key: readKey.key, body: { cron: 5 } });
+    expect([invalid.status, invalid.body.error.code]).toEqual([403, "permission_denied"]);
     expect((await h.request("GET", base(), { key: readKey.key })).status).toBe(200);
     await h.request("DELETE", `/v1/orgs/${a.orgId}/agents/${other.body.id}`, { cookie: a.cookie });
   });

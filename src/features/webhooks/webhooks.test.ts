@@ -311,6 +311,9 @@ describe("webhooks: endpoints, signed at-least-once delivery from the outbox", (
     const refused = await h.request("POST", base(a), { key: writeKey.key, body: { url: `${receiver.url}/w`, events: ["run.completed"] } });
     expect(refused.status).toBe(403);
     expect((await h.request("POST", `${base(a)}/${id}/rotate-secret`, { key: readKey.key })).status).toBe(403);
+    // The permission is checked before the body: a write key learns nothing from validation.
+    const invalid = await h.request("PATCH", `${base(a)}/${id}`, { key: writeKey.key, body: { url: 5 } });
+    expect([invalid.status, invalid.body.error.code]).toEqual([403, "permission_denied"]);
     await sleep(0);
   });
 });

@@ -1,24 +1,27 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
-import { commonErrors, jsonResponse } from "../../../http/openapi";
+import { jsonResponse } from "../../../http/openapi";
+import { orgRoute } from "../../../http/routes";
+import { requireVisibleAgent } from "../../agents/routes";
 import { listSchedules } from "../repository";
-import { AgentParams, ScheduleSchema, scheduleAgent, serializeSchedule, tags } from "./schemas";
+import { AgentParams, ScheduleSchema, serializeSchedule, tags } from "./schemas";
 
-const route = createRoute({
+const route = orgRoute({
   method: "get",
   path: "/v1/orgs/{orgId}/agents/{agentId}/schedules",
+  operationId: "schedules.list",
   tags,
   summary: "The agent's schedules",
-  middleware: [requireAuth, orgAccess] as const,
+  description: "Every schedule of the agent, enabled or not, with its next tick and the outcome of its last one. 404 for an agent beyond a restricted key's agents.",
   request: { params: AgentParams },
-  responses: { 200: jsonResponse(z.object({ data: z.array(ScheduleSchema) }), "Schedules"), ...commonErrors },
+  responses: { 200: jsonResponse(z.object({ data: z.array(ScheduleSchema) }), "Schedules") },
+  permission: "read",
 });
 
 export function listAgentSchedules(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
-    const agent = await scheduleAgent(c, c.req.valid("param").agentId, false);
+    const agent = await requireVisibleAgent(c, c.var.access, c.req.valid("param").agentId);
     const rows = await listSchedules(c.var.services.db.kysely, c.var.access.orgId, agent.id);
     return c.json({ data: rows.map(serializeSchedule) }, 200);
   });

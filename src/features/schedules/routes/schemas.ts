@@ -1,11 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AgentsTable, SchedulesTable } from "../../../db/schema";
+import type { SchedulesTable } from "../../../db/schema";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
 import { OrgIdParam, PathId, iso } from "../../../http/openapi";
-import { canSeeAgent, requirePermission } from "../../../http/permissions";
-import { findAgent } from "../../agents/repository";
 import { findConversation } from "../../conversations/repository";
 
 export const tags = ["Schedules"];
@@ -53,15 +51,6 @@ export function serializeSchedule(row: SchedulesTable) {
     createdAt: iso(Number(row.created_at)),
     updatedAt: iso(Number(row.updated_at)),
   };
-}
-
-/** The agent of the path, if the caller may see it (404 otherwise); changing its schedules needs `write`. */
-export async function scheduleAgent(c: Context<AppEnv>, agentId: string, change: boolean): Promise<AgentsTable> {
-  const { access, services } = c.var;
-  requirePermission(access, change ? "write" : "read");
-  const agent = canSeeAgent(access, agentId) ? await findAgent(services.db.kysely, access.orgId, agentId) : undefined;
-  if (!agent) throw errors.notFound("Agent", "agentId");
-  return agent;
 }
 
 /** 404 naming `conversationId` unless it is a conversation of this agent. */

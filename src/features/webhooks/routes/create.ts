@@ -1,39 +1,41 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../../db";
 import type { WebhookEndpointsTable } from "../../../db/schema";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
-import { commonErrors, jsonBody, jsonResponse } from "../../../http/openapi";
+import { jsonBody, jsonResponse } from "../../../http/openapi";
+import { orgRoute } from "../../../http/routes";
 import { newId } from "../../../lib/ids";
 import { MISSING_SECRET_KEY_MESSAGE } from "../../../lib/secrets";
 import { insertEndpoint } from "../repository";
 import { generateSecret } from "../service";
-import { Description, Events, Url, WebhookParams, WebhookWithSecretSchema, requireWebhookPermission, serializeWebhook, tags } from "./schemas";
+import { Description, Events, Url, WebhookParams, WebhookWithSecretSchema, serializeWebhook, tags } from "./schemas";
 import { checkWebhookUrl, duplicateUrl } from "./url";
 
 const Body = z
   .strictObject({ url: Url, events: Events, description: Description.optional(), enabled: z.boolean().default(true) })
   .openapi("CreateWebhookRequest");
 
-const route = createRoute({
+const route = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/webhooks",
+  operationId: "webhooks.create",
   tags,
   summary: "Add a webhook endpoint; the answer carries its signing secret, once",
   description:
     "Deliveries are signed per the Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`). " +
-    "The URL must be https and reach a public address.",
-  middleware: [requireAuth, orgAccess] as const,
+    "The URL must be https (unless its host is on the deployment's fetch allowlist) and reach a public address: 400 naming `url` otherwise, " +
+    "and also when the deployment has no `OPENPAW_SECRET_KEY` to keep the secret with.",
   request: { params: WebhookParams, body: jsonBody(Body) },
-  responses: { 201: jsonResponse(WebhookWithSecretSchema, "The endpoint and its secret"), 409: jsonResponse(z.any(), "URL already registered"), ...commonErrors },
+  responses: { 201: jsonResponse(WebhookWithSecretSchema, "The endpoint and its secret") },
+  errors: { 409: "The organization already has an endpoint with this URL (`param` is `url`)" },
+  permission: "admin",
 });
 
 export function createWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { access, services } = c.var;
-    requireWebhookPermission(access, true);
     const body = c.req.valid("json");
     await checkWebhookUrl(services, body.url);
     if (!services.config.secretKey) throw errors.invalid(MISSING_SECRET_KEY_MESSAGE, "url");

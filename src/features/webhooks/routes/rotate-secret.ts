@@ -1,30 +1,30 @@
-import { createRoute } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
-import { commonErrors, jsonResponse } from "../../../http/openapi";
+import { jsonResponse } from "../../../http/openapi";
+import { orgRoute } from "../../../http/routes";
 import { findEndpoint, updateEndpoint } from "../repository";
 import { PREVIOUS_SECRET_MS, generateSecret } from "../service";
-import { EndpointParams, WebhookWithSecretSchema, requireWebhookPermission, serializeWebhook, tags } from "./schemas";
+import { EndpointParams, WebhookWithSecretSchema, serializeWebhook, tags } from "./schemas";
 
-const route = createRoute({
+const route = orgRoute({
   method: "post",
   path: "/v1/orgs/{orgId}/webhooks/{webhookId}/rotate-secret",
+  operationId: "webhooks.rotateSecret",
   tags,
   summary: "Replace the signing secret; the old one keeps signing for 24 h",
   description:
     "For 24 hours every delivery carries two signatures in `webhook-signature` (space-separated, as Standard Webhooks allows): " +
-    "one with the new secret, one with the old, so receivers can switch without losing a delivery.",
-  middleware: [requireAuth, orgAccess] as const,
+    "one with the new secret, one with the old, so receivers can switch without losing a delivery. Rotating again within those " +
+    "24 hours retires the oldest secret at once: only the current and the one just replaced sign.",
   request: { params: EndpointParams },
-  responses: { 200: jsonResponse(WebhookWithSecretSchema, "The endpoint and its new secret"), ...commonErrors },
+  responses: { 200: jsonResponse(WebhookWithSecretSchema, "The endpoint and its new secret") },
+  permission: "admin",
 });
 
 export function rotateWebhookSecret(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { access, services } = c.var;
-    requireWebhookPermission(access, true);
     const { webhookId } = c.req.valid("param");
     const existing = await findEndpoint(services.db.kysely, access.orgId, webhookId);
     if (!existing) throw errors.notFound("Webhook", "webhookId");

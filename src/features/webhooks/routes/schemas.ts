@@ -1,8 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from "../../../db/schema";
-import type { OrgAccess } from "../../../http/context";
 import { OrgIdParam, PathId, iso } from "../../../http/openapi";
-import { requirePermission } from "../../../http/permissions";
 import { WEBHOOK_EVENTS } from "../events";
 
 export const tags = ["Webhooks"];
@@ -80,12 +78,4 @@ export function serializeDelivery(row: WebhookDeliveriesTable) {
     deliveredAt: iso(row.delivered_at === null ? null : Number(row.delivered_at)),
     createdAt: iso(Number(row.created_at)),
   };
-}
-
-/**
- * Webhooks carry every agent's runs, so they are org-wide: reading needs `read`, changing them
- * (and their secrets) `admin`. Keys restricted to some agents never reach these routes.
- */
-export function requireWebhookPermission(access: OrgAccess, change: boolean): void {
-  requirePermission(access, change ? "admin" : "read");
 }

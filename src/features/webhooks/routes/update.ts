@@ -1,32 +1,36 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { isUniqueViolation } from "../../../db";
-import { orgAccess, requireAuth } from "../../../http/auth";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
-import { commonErrors, jsonBody, jsonResponse } from "../../../http/openapi";
+import { jsonBody, jsonResponse } from "../../../http/openapi";
+import { orgRoute } from "../../../http/routes";
 import { type EndpointChanges, findEndpoint, updateEndpoint } from "../repository";
-import { Description, EndpointParams, Events, Url, WebhookSchema, requireWebhookPermission, serializeWebhook, tags } from "./schemas";
+import { Description, EndpointParams, Events, Url, WebhookSchema, serializeWebhook, tags } from "./schemas";
 import { checkWebhookUrl, duplicateUrl } from "./url";
 
 const Body = z
   .strictObject({ url: Url.optional(), events: Events.optional(), description: Description.nullable().optional(), enabled: z.boolean().optional() })
   .openapi("UpdateWebhookRequest");
 
-const route = createRoute({
+const route = orgRoute({
   method: "patch",
   path: "/v1/orgs/{orgId}/webhooks/{webhookId}",
+  operationId: "webhooks.update",
   tags,
   summary: "Change a webhook endpoint (enabling it again clears the reason it was disabled for)",
-  middleware: [requireAuth, orgAccess] as const,
+  description:
+    "Only the fields sent change. A new `url` is held to the rules of creation (400 naming `url`). Sending `enabled` " +
+    "(true or false) clears `disabledReason` and starts the 3-day failure count afresh; the secret does not change.",
   request: { params: EndpointParams, body: jsonBody(Body) },
-  responses: { 200: jsonResponse(WebhookSchema, "The endpoint"), 409: jsonResponse(z.any(), "URL already registered"), ...commonErrors },
+  responses: { 200: jsonResponse(WebhookSchema, "The endpoint") },
+  errors: { 409: "Another endpoint of the organization has this URL (`param` is `url`)" },
+  permission: "admin",
 });
 
 export function updateWebhook(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const { access, services } = c.var;
-    requireWebhookPermission(access, true);
     const { webhookId } = c.req.valid("param");
     const body = c.req.valid("json");
     const existing = await findEndpoint(services.db.kysely, access.orgId, webhookId);
