@@ -19,7 +19,9 @@ export const CLIENT_TYPES_FILE = fileURLToPath(new URL("./openapi.ts", import.me
 
 /** The TypeScript of the document's `paths`, `components` and `operations`. */
 export async function generateClientTypes(document: object): Promise<string> {
-  const ast = await openapiTS(document as never, { silent: true });
+  // A field with a default is optional to send: without this, openapi-typescript makes every
+  // defaulted request field (systemPrompt, enabledTools, …) required in the request types.
+  const ast = await openapiTS(document as never, { silent: true, defaultNonNullable: false });
   return `${COMMENT_HEADER}${astToString(ast)}`;
 }
 

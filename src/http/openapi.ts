@@ -41,16 +41,6 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-const errorResponse = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
-
-/** The error responses most routes share, for the OpenAPI document. */
-export const commonErrors = {
-  400: errorResponse("Invalid request"),
-  401: errorResponse("Missing or invalid credentials"),
-  403: errorResponse("Not allowed for this role or key scope"),
-  404: errorResponse("Not found (including other orgs' resources)"),
-} as const;
-
 /** Epoch ms → ISO-8601 UTC string (null stays null). */
 export function iso(ms: number): string;
 export function iso(ms: number | null): string | null;
@@ -80,9 +70,6 @@ export const SECURITY_SCHEMES = {
   apiKey: { type: "http", scheme: "bearer", description: "An API key: `Authorization: Bearer sk_live_...`" },
   session: { type: "apiKey", in: "cookie", name: "openpaw_session", description: "The dashboard's session cookie (signed-in users)" },
 } as const;
-
-/** Operations that take an API key only (the OpenAI-compatible surface, the MCP server): a session cookie is 401 there. */
-export const API_KEY_ONLY = [{ apiKey: [] as string[] }];
 
 export const OrgIdParam = PathId("orgId", "org_4f9Kq2");
 

@@ -11,8 +11,9 @@ import { requirePermission } from "./permissions";
  * document and the authentication middleware), the permission an org route needs, and every
  * error status the gateway's middleware and the route's own code can answer, each with the error
  * envelope. So the document cannot drift from the code: the statuses middleware produces are
- * derived here from the same facts that install it (src/http/routes.test.ts probes every
- * operation of /openapi.json and checks what it answers is declared).
+ * derived here from the same facts that install it. The security suites check every answer they
+ * get against the statuses its operation declares (test/security/support.ts), and
+ * src/http/routes.test.ts checks the shape of every operation.
  */
 
 export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 406 | 409 | 410 | 413 | 421 | 429 | 500 | 501 | 502 | 503;

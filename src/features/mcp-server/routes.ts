@@ -149,6 +149,7 @@ export function agentMcpRoutes() {
     errors: {
       400: "Not JSON, or not a JSON-RPC message (param names the field), or an `Accept` header without both media types",
       403: "The key may not chat, or a cross-origin browser request",
+      406: "`Accept` does not list both application/json and text/event-stream (`invalid_request`)",
     },
   });
   app.openAPIRegistry.registerPath(operation);

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../../http/context";
 import { errors } from "../../../http/errors";
+import { MISSING_SECRET_KEY_MESSAGE } from "../../../lib/secrets";
 import { jsonResponse } from "../../../http/openapi";
 import { orgRoute } from "../../../http/routes";
 import { findEndpoint, updateEndpoint } from "../repository";
@@ -28,6 +29,8 @@ export function rotateWebhookSecret(app: OpenAPIHono<AppEnv>) {
     const { webhookId } = c.req.valid("param");
     const existing = await findEndpoint(services.db.kysely, access.orgId, webhookId);
     if (!existing) throw errors.notFound("Webhook", "webhookId");
+    // As on create: without the key no secret can be sealed (a 400 saying how to fix it, not a 500).
+    if (!services.config.secretKey) throw errors.invalid(MISSING_SECRET_KEY_MESSAGE);
     const secret = generateSecret();
     const now = Date.now();
     const changes = {
