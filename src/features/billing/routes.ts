@@ -124,7 +124,7 @@ export function billingRoutes() {
   const app = createRouter();
 
   app.openapi(getBilling, async (c) => {
-    const { access, services } = c.var;
+    const { services } = c.var;
     const org = await orgOf(c);
     const plan = effectivePlan(org, services.plans, Date.now());
     const usage = await services.quota.periodUsage(org.id);
