@@ -5,7 +5,8 @@
  *
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (10), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
- * (30), BENCH_HISTORY (0,10000,100000), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams),
+ * (30), BENCH_HISTORY (0,10000,100000), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams,processes;
+ * processes: 1 vs 2 gateway processes, PostgreSQL only, with Redis when REDIS_URL is set),
  * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -31,7 +32,7 @@ const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
 const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
 const HISTORY = (env.BENCH_HISTORY ?? "0,10000,100000").split(",").map((s) => Number(s.trim()));
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
-const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams").split(","));
+const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams,processes").split(","));
 const ROOT = join(import.meta.dirname, "..");
 const SONNET = "claude-sonnet-4-20250514";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,7 +94,17 @@ interface Gateway {
   stop(): Promise<void>;
 }
 
-async function startGateway(databaseUrl: string, modelUrl: string, dataDir: string): Promise<Gateway> {
+/**
+ * Starts a gateway process on `databaseUrl`. With `account` (another process's gateway on the same
+ * database) it serves that account's org, agent and key instead of signing up a new one, and uses
+ * Redis when `redisUrl` is given, as replicas do.
+ */
+async function startGateway(
+  databaseUrl: string,
+  modelUrl: string,
+  dataDir: string,
+  options: { account?: Gateway; redisUrl?: string } = {},
+): Promise<Gateway> {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
   const plansFile = join(dataDir, "plans.json");
@@ -130,7 +141,7 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
     OPENPAW_PASSWORD_HASH_COST: "10",
     OPENPAW_DIAGNOSTICS: "true",
     LOG_LEVEL: "error",
-    REDIS_URL: "",
+    REDIS_URL: options.redisUrl ?? "",
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -142,6 +153,11 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
     if (Date.now() > deadline) throw new Error(`gateway not ready: ${g.output.join("")}`);
     await sleep(200);
   }
+  const stop = async () => {
+    g.proc.kill("SIGTERM");
+    await Promise.race([new Promise((r) => g.proc.once("exit", r)), sleep(15_000)]);
+  };
+  if (options.account) return { ...options.account, url, pid: g.proc.pid as number, stop };
   const json = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${url}${path}`, {
       method: "POST",
@@ -172,10 +188,7 @@ async function startGateway(databaseUrl: string, modelUrl: string, dataDir: stri
     key: key.body.key,
     orgId,
     agentId: agent.body.id,
-    stop: async () => {
-      g.proc.kill("SIGTERM");
-      await Promise.race([new Promise((r) => g.proc.once("exit", r)), sleep(15_000)]);
-    },
+    stop,
   };
 }
 
@@ -439,6 +452,7 @@ function printSummary(label: string) {
     `| runs/s with ${maxHistory.toLocaleString("en-US")} HISTORY ÷ none (by CPU per run) | ${v(`history:${maxHistory}`, 3)} (${v(`historyCpu:${maxHistory}`, 3)}) | ≥ 0.9 |`,
   );
   out(`| runs/s with a follower of each run ÷ alone (conc 1 / 8) | ${v("follower:1", 3)} / ${v("follower:8", 3)} | (reported) |`);
+  if (label === "PostgreSQL") out(`| runs/s of 2 gateway processes ÷ 1 (conc 4 / 16) | ${v("processes:4", 2)} / ${v("processes:16", 2)} | (reported) |`);
   out("| usage summary at 1M records | printed by bench/usage.ts below | < 100 ms |");
 }
 
@@ -554,6 +568,38 @@ async function plainApi(g: Gateway, helloUrl: string) {
   summary.set("keyed", keyed.requests.average / hello.requests.average);
 }
 
+/**
+ * One gateway process against two on the same PostgreSQL database (with Redis when REDIS_URL is
+ * set, as replicas run), the load split round-robin between them, in the same run. The embedded
+ * SQLite default stays one process (docs/deployment.md, "Process model"); this is what a second
+ * process on the same machine buys the PostgreSQL deployment.
+ */
+async function processes(g: Gateway, modelUrl: string, dataDir: string) {
+  out(`\n### One gateway process vs two on the same database (fast model${env.REDIS_URL ? ", Redis" : ""})\n`);
+  out("| conc | 1 process runs/s | 2 processes runs/s | 2 ÷ 1 | total p99 1 / 2 ms | CPU ms per run 1 / 2 | errors 1 + 2 |");
+  out("|---|---|---|---|---|---|---|");
+  const second = await startGateway(g.databaseUrl, modelUrl, `${dataDir}-2`, { account: g, redisUrl: env.REDIS_URL });
+  try {
+    await closedLoop(() => oneRun({ kind: "gateway", g: second }, "Hello"), 8, 2);
+    for (const c of [4, 16]) {
+      let cpu = cpuMsOf(g.pid);
+      const one = await closedLoop(() => oneRun({ kind: "gateway", g }, "Hello"), c, SECONDS);
+      const cpuOne = (cpuMsOf(g.pid) - cpu) / Math.max(1, one.rps * SECONDS);
+      cpu = cpuMsOf(g.pid) + cpuMsOf(second.pid);
+      let turn = 0;
+      const two = await closedLoop(() => oneRun({ kind: "gateway", g: turn++ % 2 === 0 ? g : second }, "Hello"), c, SECONDS);
+      const cpuTwo = (cpuMsOf(g.pid) + cpuMsOf(second.pid) - cpu) / Math.max(1, two.rps * SECONDS);
+      out(
+        `| ${c} | ${f(one.rps)} | ${f(two.rps)} | ${(two.rps / one.rps).toFixed(2)} | ${f(one.total.p99)} / ${f(two.total.p99)} | ` +
+          `${cpuOne.toFixed(2)} / ${cpuTwo.toFixed(2)} | ${one.errors} + ${two.errors} |`,
+      );
+      summary.set(`processes:${c}`, two.rps / one.rps);
+    }
+  } finally {
+    await second.stop();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -605,6 +651,8 @@ async function main() {
         if (ONLY.has("eventlog")) await eventLog(g);
         if (ONLY.has("history")) await historyScaling(g, modelUrl);
         if (ONLY.has("api")) await plainApi(g, helloUrl);
+        // Two processes on one database: PostgreSQL only (the embedded SQLite default is one process by design).
+        if (ONLY.has("processes") && db.label === "PostgreSQL") await processes(g, modelUrl, join(dataDir, "postgresql"));
         // Streams on SQLite only: held streams barely touch the database.
         if (ONLY.has("streams") && db.label === "SQLite") await streams(g);
       } finally {
