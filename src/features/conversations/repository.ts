@@ -78,14 +78,18 @@ export async function loadMessages(db: Kysely<Database>, orgId: string, conversa
  * a retry instead of an interleaving.
  */
 export class MessageAppender {
-  private next: number | null = null;
+  private next: number | null;
 
+  /** `next`: the seq the caller expects the next message to take (it read the conversation); read from the table when absent. */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly orgId: string,
     private readonly conversationId: string,
     private readonly runId: string,
-  ) {}
+    next?: number,
+  ) {
+    this.next = next ?? null;
+  }
 
   async append(message: ChatMessage): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -182,6 +182,18 @@ export async function endRun(
   now: number,
   condition: { owner: string } | { unowned: "queued_or_waiting" | "lease_expired" },
 ): Promise<boolean> {
+  return (await endRunReturning(db, orgId, runId, ending, now, condition)) !== undefined;
+}
+
+/** `endRun` that answers the row as it ended (one statement: RETURNING), or undefined when nothing changed. */
+export async function endRunReturning(
+  db: Executor,
+  orgId: string,
+  runId: string,
+  ending: RunEnding,
+  now: number,
+  condition: { owner: string } | { unowned: "queued_or_waiting" | "lease_expired" },
+): Promise<RunsTable | undefined> {
   let query = db
     .updateTable("runs")
     .set({
@@ -200,8 +212,7 @@ export async function endRun(
   if ("owner" in condition) query = query.where("status", "=", "running").where("lease_owner", "=", condition.owner);
   else if (condition.unowned === "queued_or_waiting") query = query.where("status", "in", ["queued", "requires_action"]);
   else query = query.where("status", "=", "running").where("lease_expires_at", "<", now);
-  const result = await query.executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return query.returningAll().executeTakeFirst();
 }
 
 /**
