@@ -3,6 +3,7 @@
  * translates them into our StreamParts. SDK retries are off; `streamWithRetry` is the one loop.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import { createLeanFetch } from "./lean-fetch";
 import { CallGuard, errorKindForStatus, retryAfterMsFromHeaders } from "./retry";
 import {
   type ChatMessage,
@@ -44,6 +45,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
     maxRetries: 0,
     timeout: timeoutMs,
     ...(options.sdkTracing === false ? { openTelemetry: false as const } : {}),
+    // Over undici's request rather than the platform's fetch: half the CPU per streamed call (lean-fetch.ts).
+    fetch: createLeanFetch(),
   });
   return {
     id: "anthropic",
