@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type ServerType, createAdaptorServer } from "@hono/node-server";
 import { createApp } from "./app";
@@ -100,7 +100,17 @@ export async function startServer(services: Services, options: { port?: number; 
             throw error;
           }
           // A stream is in flight until its last byte (or the client leaves), not when its headers go out.
-          if (response.body && response.headers.get("content-type")?.startsWith("text/event-stream")) {
+          // The content type first: reading `body` of @hono/node-server's lightweight Response turns
+          // it into a full web Response and sends it down the adapter's slow path (a ReadableStream
+          // read per response), which cost a JSON answer ~5% of its CPU.
+          if (response.headers.get("content-type")?.startsWith("text/event-stream") && response.body) {
+            // The Node response says when its last byte went out or the client left ('close'):
+            // no second web stream between the SSE writer and the socket (a pull and a read per chunk).
+            const outgoing = (env as { outgoing?: ServerResponse }).outgoing;
+            if (outgoing) {
+              outgoing.once("close", finished);
+              return response;
+            }
             return new Response(trackEnd(response.body, finished), response);
           }
           finished();

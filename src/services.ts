@@ -140,7 +140,11 @@ export async function createServices(config: Config, options: { logger?: Logger 
   });
   const providers: Services["providers"] = {};
   if (config.anthropic.apiKey) {
-    providers.anthropic = createAnthropicProvider({ apiKey: config.anthropic.apiKey, baseURL: config.anthropic.baseUrl ?? undefined });
+    providers.anthropic = createAnthropicProvider({
+      apiKey: config.anthropic.apiKey,
+      baseURL: config.anthropic.baseUrl ?? undefined,
+      sdkTracing: config.tracing !== null,
+    });
   }
   if (config.openai.apiKey || config.openai.baseUrl) {
     providers.openai = createOpenAIProvider({

@@ -44,12 +44,12 @@ export function peekPrincipal(c: Context<AppEnv>): Promise<Principal | null> {
  * against the domain as well (resolveOrgAccess), for members of several orgs.
  */
 async function requireHostOrg(c: Context<AppEnv>, principal: Principal): Promise<void> {
-  const hostOrgId = c.var.hostOrgId;
+  const hostOrgId = c.get("hostOrgId");
   if (!hostOrgId) return;
   const belongs =
     principal.kind === "key"
       ? principal.orgId === hostOrgId
-      : (await findRole(c.var.services.db.kysely, hostOrgId, principal.userId)) !== undefined;
+      : (await findRole(c.get("services").db.kysely, hostOrgId, principal.userId)) !== undefined;
   if (!belongs) throw errors.notFound("Resource");
 }
 
@@ -96,7 +96,7 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** Requires a signed-in user (dashboard/account routes that keys may not call). */
 export function requireUser(c: Context<AppEnv>): Extract<Principal, { kind: "user" }> {
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   if (principal?.kind !== "user") throw errors.forbidden("This endpoint needs a signed-in user session, not an API key.", "session_required");
   return principal;
 }
@@ -106,7 +106,7 @@ export function requireUser(c: Context<AppEnv>): Extract<Principal, { kind: "use
  * that the org exists). On an active custom domain only that domain's org is reachable.
  */
 export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal, orgId: string): Promise<OrgAccess> {
-  const hostOrgId = c.var.hostOrgId;
+  const hostOrgId = c.get("hostOrgId");
   if (hostOrgId && hostOrgId !== orgId) throw errors.notFound("Organization");
   if (principal.kind === "key") {
     if (principal.orgId !== orgId) throw errors.notFound("Organization");
@@ -118,7 +118,7 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
       agentIds: principal.agentIds,
     };
   }
-  const role = await findRole(c.var.services.db.kysely, orgId, principal.userId);
+  const role = await findRole(c.get("services").db.kysely, orgId, principal.userId);
   if (!role) throw errors.notFound("Organization");
   return { orgId, principal, role, permissions: permissionsOfRole(role), agentIds: null };
 }
@@ -130,7 +130,7 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
 export const orgAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
   const orgId = c.req.param("orgId");
   if (!orgId) throw errors.notFound("Organization");
-  const access = await resolveOrgAccess(c, c.var.principal as Principal, orgId);
+  const access = await resolveOrgAccess(c, c.get("principal") as Principal, orgId);
   requireAgentScopedRoute(access, c.req.method, c.req.routePath);
   c.set("access", access);
   await next();

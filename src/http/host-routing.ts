@@ -41,7 +41,7 @@ export function isGatewayHost(host: string, gateway: { publicHost: string; liste
  * request. X-Forwarded-Host is not consulted: the reverse proxy must pass Host through.
  */
 export const hostRouting: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { domains, config } = c.var.services;
+  const { domains, config } = c.get("services");
   const host = requestHost(c);
   if (isGatewayHost(host, { publicHost: domains.publicHost, listenHost: canonicalHost(config.host) })) return next();
   const orgId = await domains.directory.orgOf(host);

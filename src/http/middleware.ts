@@ -25,21 +25,23 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
  * `X-Run-Id`, to join the run's own line) and the trace, when there is one.
  */
 export const accessLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  // c.get rather than c.var in the middleware every request runs: each `c.var` access builds a new
+  // object of all the request's variables (Object.fromEntries), 2.5% of a keyed GET's CPU.
   const started = performance.now();
   await next();
-  const { logger } = c.var.services;
+  const { logger } = c.get("services");
   const status = c.res.status;
-  const principal = c.var.principal;
+  const principal = c.get("principal");
   const fields = {
-    requestId: c.var.requestId,
+    requestId: c.get("requestId"),
     method: c.req.method,
     path: c.req.path,
     route: routeTemplate(c),
     status,
     ms: Math.round((performance.now() - started) * 10) / 10,
-    orgId: c.var.access?.orgId ?? (principal?.kind === "key" ? principal.orgId : undefined),
+    orgId: c.get("access")?.orgId ?? (principal?.kind === "key" ? principal.orgId : undefined),
     runId: c.res.headers.get("x-run-id") ?? undefined,
-    traceId: c.var.traceId,
+    traceId: c.get("traceId"),
   };
   if (status >= 500) logger.warn("request failed", fields);
   else logger.info("request", fields);

@@ -1,13 +1,20 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AgentsTable, Database } from "../../db/schema";
 import { lockOrg } from "../orgs/repository";
+import { prepare } from "../../db/prepared";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
 /** One agent of an org (every query is scoped by org: another org's id is simply not found). */
 export function findAgent(db: Executor, orgId: string, agentId: string): Promise<AgentsTable | undefined> {
-  return db.selectFrom("agents").selectAll().where("org_id", "=", orgId).where("id", "=", agentId).executeTakeFirst();
+  return agentById.first(db, [orgId, agentId]);
 }
+
+// Prepared (src/db/prepared.ts): every chat and agent read runs these.
+const agentById = prepare<[string, string], AgentsTable>((db, p) => db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).where("id", "=", p(1)));
+const agentPage = prepare<[string, number, number], AgentsTable>((db, p) =>
+  db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).orderBy("created_at", "desc").orderBy("id", "desc").limit(p(1)).offset(p(2)),
+)
 
 /** Which of `agentIds` are agents of the org. */
 export async function existingAgentIds(db: Executor, orgId: string, agentIds: readonly string[]): Promise<Set<string>> {
@@ -27,10 +34,13 @@ export async function listAgents(
     if (options.agentIds.length === 0) return { rows: [], total: 0 };
     base = base.where("id", "in", [...options.agentIds]);
   }
-  const [rows, count] = await Promise.all([
-    base.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit).offset(options.offset).execute(),
-    base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
-  ]);
+  const rows = options.agentIds
+    ? await base.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit).offset(options.offset).execute()
+    : await agentPage.rows(db, [orgId, options.limit, options.offset]);
+  // A page that is not full is the last one: the total is known without counting (most orgs
+  // have fewer agents than a page holds). An empty page past the first says nothing: count.
+  if (rows.length < options.limit && (rows.length > 0 || options.offset === 0)) return { rows, total: options.offset + rows.length };
+  const count = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   return { rows, total: Number(count.n) };
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { ApiKeysTable, Database } from "../../db/schema";
+import { prepare } from "../../db/prepared";
 
 /** API keys of one org. Every query is scoped by `orgId` except the lookup by hash used to authenticate. */
 export async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeysTable): Promise<void> {
@@ -34,8 +35,11 @@ export async function revokeApiKey(db: Kysely<Database>, orgId: string, keyId: s
  * org; the caller decides on revocation and expiry, and the key then acts for its own org only.
  */
 export function findApiKeyByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeysTable | undefined> {
-  return db.selectFrom("api_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
+  return keyByHash.first(db, [keyHash]);
 }
+
+// Prepared (src/db/prepared.ts): every keyed request whose lookup is not cached runs it.
+const keyByHash = prepare<[string], ApiKeysTable>((db, p) => db.selectFrom("api_keys").selectAll().where("key_hash", "=", p(0)));
 
 /** Cross-tenant on purpose: writes the buffered last-used times of keys that authenticated (only moves them forward). */
 export async function touchApiKeys(db: Kysely<Database>, lastUsed: Map<string, number>): Promise<void> {

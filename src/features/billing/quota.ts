@@ -6,6 +6,7 @@ import { errors } from "../../http/errors";
 import { findOrg } from "../orgs/repository";
 import { currentPeriod, effectivePlan } from "./period";
 import type { Plan, PlanTable } from "./plans";
+import { prepare } from "../../db/prepared";
 
 /** What the runtime calls around each run and model call to keep orgs inside their plan's token limit. */
 export interface QuotaService {
@@ -44,6 +45,39 @@ export const hardLimitOf = (plan: Plan): number | null => (plan.overageRate === 
 function checkTokens(name: string, n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
 }
+
+/**
+ * The reservation upsert (one conditional statement; see `reserve`), prepared (src/db/prepared.ts)
+ * since every model call runs it: arguments org, period start, tokens, now (and the limit).
+ */
+const reserveStatement = (withinLimit: boolean) =>
+  prepare<(string | number)[], never>((db, p) =>
+    db
+      .insertInto("org_quota")
+      .values({ org_id: p(0), period_start: p(1), tokens_used: 0, tokens_reserved: p(2), overage_enqueued: 0, updated_at: p(3) })
+      .onConflict((oc) => {
+        const update = oc.columns(["org_id", "period_start"]).doUpdateSet({
+          tokens_reserved: sql`org_quota.tokens_reserved + excluded.tokens_reserved`,
+          updated_at: sql`excluded.updated_at`,
+        });
+        return withinLimit ? update.where(sql<number>`org_quota.tokens_used + org_quota.tokens_reserved + excluded.tokens_reserved`, "<=", p(4)) : update;
+      }),
+  );
+const RESERVE_UNLIMITED = reserveStatement(false);
+const RESERVE_WITHIN = reserveStatement(true);
+/** The settlement upsert, prepared likewise: org, period start, actual tokens, now, reserved tokens. Clamped at 0 (see `settle`). */
+const SETTLE = prepare<[string, number, number, number, number], never>((db, p) =>
+  db
+    .insertInto("org_quota")
+    .values({ org_id: p(0), period_start: p(1), tokens_used: p(2), tokens_reserved: 0, overage_enqueued: 0, updated_at: p(3) })
+    .onConflict((oc) =>
+      oc.columns(["org_id", "period_start"]).doUpdateSet({
+        tokens_used: sql`org_quota.tokens_used + excluded.tokens_used`,
+        tokens_reserved: sql`case when org_quota.tokens_reserved > ${p(4)} then org_quota.tokens_reserved - ${p(4)} else 0 end`,
+        updated_at: sql`excluded.updated_at`,
+      }),
+    ),
+);
 
 /**
  * Quota on the `org_quota` counter row of the org's current period (created on demand by an
@@ -155,20 +189,11 @@ export class DbQuotaService implements QuotaService {
     const { plan, period, now } = await this.context(orgId);
     const limit = hardLimitOf(plan);
     if (limit !== null && tokens > limit) return false;
-    const result = await this.db.kysely
-      .insertInto("org_quota")
-      .values({ org_id: orgId, period_start: period.start, tokens_used: 0, tokens_reserved: tokens, overage_enqueued: 0, updated_at: now })
-      .onConflict((oc) => {
-        const update = oc.columns(["org_id", "period_start"]).doUpdateSet({
-          tokens_reserved: sql`org_quota.tokens_reserved + excluded.tokens_reserved`,
-          updated_at: sql`excluded.updated_at`,
-        });
-        return limit === null
-          ? update
-          : update.where(sql<number>`org_quota.tokens_used + org_quota.tokens_reserved + excluded.tokens_reserved`, "<=", limit);
-      })
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+    const done =
+      limit === null
+        ? await RESERVE_UNLIMITED.affected(this.db.kysely, [orgId, period.start, tokens, now])
+        : await RESERVE_WITHIN.affected(this.db.kysely, [orgId, period.start, tokens, now, limit]);
+    return done > 0;
   }
 
   async settle(orgId: string, reserved: number, actual: number): Promise<void> {
@@ -176,17 +201,7 @@ export class DbQuotaService implements QuotaService {
     checkTokens("actual", actual);
     const { period, now } = await this.context(orgId);
     // Clamped at 0: a run that crossed into a new period settles against a row it did not reserve on.
-    await this.db.kysely
-      .insertInto("org_quota")
-      .values({ org_id: orgId, period_start: period.start, tokens_used: actual, tokens_reserved: 0, overage_enqueued: 0, updated_at: now })
-      .onConflict((oc) =>
-        oc.columns(["org_id", "period_start"]).doUpdateSet({
-          tokens_used: sql`org_quota.tokens_used + excluded.tokens_used`,
-          tokens_reserved: sql`case when org_quota.tokens_reserved > ${reserved} then org_quota.tokens_reserved - ${reserved} else 0 end`,
-          updated_at: sql`excluded.updated_at`,
-        }),
-      )
-      .execute();
+    await SETTLE.execute(this.db.kysely, [orgId, period.start, actual, now, reserved]);
   }
 
   async periodUsage(orgId: string) {

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { ConversationsTable, Database } from "../../db/schema";
 import type { ChatMessage } from "../../runtime/models/types";
 import { newId } from "../../lib/ids";
+import { prepare, preparedInsert } from "../../db/prepared";
 
 /** Conversations of an agent and their messages. Every query is scoped by org and agent. */
 export function findConversation(db: Kysely<Database>, orgId: string, agentId: string, conversationId: string): Promise<ConversationsTable | undefined> {
@@ -15,12 +16,19 @@ export function findConversation(db: Kysely<Database>, orgId: string, agentId: s
 }
 
 export async function insertConversation(db: Kysely<Database>, conversation: ConversationsTable): Promise<void> {
-  await db.insertInto("conversations").values(conversation).execute();
+  await insertConversationRow(db, conversation);
 }
 
 export async function touchConversation(db: Kysely<Database>, orgId: string, conversationId: string, now: number): Promise<void> {
-  await db.updateTable("conversations").set({ updated_at: now }).where("org_id", "=", orgId).where("id", "=", conversationId).execute();
+  await touch.execute(db, [now, orgId, conversationId]);
 }
+
+// Prepared (src/db/prepared.ts): every run writes these.
+const insertConversationRow = preparedInsert("conversations");
+const touch = prepare<[number, string, string], never>((db, p) =>
+  db.updateTable("conversations").set({ updated_at: p(0) }).where("org_id", "=", p(1)).where("id", "=", p(2)),
+);
+const insertMessage = preparedInsert("messages");
 
 export async function listConversations(db: Kysely<Database>, orgId: string, agentId: string, page: number, limit: number) {
   const base = db.selectFrom("conversations").where("org_id", "=", orgId).where("agent_id", "=", agentId);
@@ -78,14 +86,18 @@ export async function loadMessages(db: Kysely<Database>, orgId: string, conversa
  * a retry instead of an interleaving.
  */
 export class MessageAppender {
-  private next: number | null = null;
+  private next: number | null;
 
+  /** `next`: the seq the caller expects the next message to take (it read the conversation); read from the table when absent. */
   constructor(
     private readonly db: Kysely<Database>,
     private readonly orgId: string,
     private readonly conversationId: string,
     private readonly runId: string,
-  ) {}
+    next?: number,
+  ) {
+    this.next = next ?? null;
+  }
 
   async append(message: ChatMessage): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -99,19 +111,16 @@ export class MessageAppender {
         this.next = Number(row?.seq ?? 0) + 1;
       }
       try {
-        await this.db
-          .insertInto("messages")
-          .values({
-            id: newId("msg"),
-            org_id: this.orgId,
-            conversation_id: this.conversationId,
-            run_id: this.runId,
-            seq: this.next,
-            role: message.role,
-            content: JSON.stringify(message),
-            created_at: Date.now(),
-          })
-          .execute();
+        await insertMessage(this.db, {
+          id: newId("msg"),
+          org_id: this.orgId,
+          conversation_id: this.conversationId,
+          run_id: this.runId,
+          seq: this.next,
+          role: message.role,
+          content: JSON.stringify(message),
+          created_at: Date.now(),
+        });
         this.next++;
         return;
       } catch (error) {

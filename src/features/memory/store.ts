@@ -9,6 +9,7 @@ import { type Expression, type Kysely, type SqlBool, SqliteAdapter, sql } from "
 import type { Database } from "../../db/schema";
 import { newId } from "../../lib/ids";
 import { type MemoryHistoryEntry, type MemoryNote, type MemoryStore, MemoryFullError } from "../../runtime/memory";
+import { prepare, preparedInsert } from "../../db/prepared";
 
 /** Per-agent caps on NOTES. Notes are always in the agent's context, so they must stay small. */
 export interface MemoryLimits {
@@ -233,6 +234,12 @@ export async function notesUsage(db: Kysely<Database>, orgId: string, agentId: s
 /** A MemoryStore that also tells its caps (memory_write reports "Saved note (N of max)"). */
 export type SqlMemoryStore = MemoryStore & { readonly limits: Readonly<MemoryLimits> };
 
+// Prepared (src/db/prepared.ts): every run reads NOTES and appends to HISTORY.
+const notesOfAgent = prepare<[string, string], { id: string; content: string; created_at: number }>((db, p) =>
+  db.selectFrom("memory_notes").select(["id", "content", "created_at"]).where("org_id", "=", p(0)).where("agent_id", "=", p(1)).orderBy("created_at", "asc").orderBy("id", "asc"),
+);
+const insertHistory = preparedInsert("memory_history");
+
 /** The memory of one agent of one org. Every query is scoped by both ids. */
 export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: string, options: MemoryStoreOptions = {}): SqlMemoryStore {
   const limits: MemoryLimits = {
@@ -243,14 +250,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
   const now = options.now ?? Date.now;
 
   const notes = async (): Promise<MemoryNote[]> => {
-    const rows = await db
-      .selectFrom("memory_notes")
-      .select(["id", "content", "created_at"])
-      .where("org_id", "=", orgId)
-      .where("agent_id", "=", agentId)
-      .orderBy("created_at", "asc")
-      .orderBy("id", "asc")
-      .execute();
+    const rows = await notesOfAgent.rows(db, [orgId, agentId]);
     return rows.map((r) => ({ id: r.id, content: r.content, createdAt: Number(r.created_at) }));
   };
 
@@ -329,10 +329,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
       const text = content.trim();
       // An empty summary carries nothing worth finding later.
       if (!text) return;
-      await db
-        .insertInto("memory_history")
-        .values({ id: newId("mem"), org_id: orgId, agent_id: agentId, conversation_id: conversationId, content: text, created_at: now() })
-        .execute();
+      await insertHistory(db, { id: newId("mem"), org_id: orgId, agent_id: agentId, conversation_id: conversationId, content: text, created_at: now() });
     },
   };
 }

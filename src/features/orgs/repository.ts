@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, OrgsTable } from "../../db/schema";
 import type { Role } from "../../http/context";
+import { prepare } from "../../db/prepared";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -26,8 +27,11 @@ export async function lockOrg(db: Transaction<Database>, orgId: string): Promise
 }
 
 export function findOrg(db: Executor, orgId: string): Promise<OrgsTable | undefined> {
-  return db.selectFrom("orgs").selectAll().where("id", "=", orgId).executeTakeFirst();
+  return orgById.first(db, [orgId]);
 }
+
+// Prepared (src/db/prepared.ts): the plan of the caller's org is read on most requests.
+const orgById = prepare<[string], OrgsTable>((db, p) => db.selectFrom("orgs").selectAll().where("id", "=", p(0)));
 
 export async function deleteOrg(db: Executor, orgId: string): Promise<void> {
   await db.deleteFrom("orgs").where("id", "=", orgId).execute();

@@ -3,7 +3,8 @@
  * from its recorded state: the model and provider, the conversation, the system prompt (agent
  * prompt, skills, NOTES, matching HISTORY), the history that fits, and the tools.
  */
-import type { AgentsTable, RunsTable } from "../../db/schema";
+import type { Kysely } from "kysely";
+import type { AgentsTable, Database, RunsTable } from "../../db/schema";
 import type { OrgAccess } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { newId } from "../../lib/ids";
@@ -24,7 +25,7 @@ import { listAgentSkills } from "../skills/repository";
 import { approvalRequiredFor, deniedResult } from "../approvals/policy";
 import { approvalsOfCalls } from "../approvals/repository";
 import { recordedToolResults, startedToolCalls } from "./event-log";
-import { totalsOf } from "./repository";
+import { insertRun, totalsOf } from "./repository";
 
 /** Output tokens asked of one model call; also the worst case reserved against the quota. */
 export const MAX_OUTPUT_TOKENS = 8192;
@@ -52,6 +53,12 @@ export interface ExecutableRun {
   start: RunStart;
   /** What this run's subagents used; their own usage records carry it, `done` adds it in. */
   children: { runs: number; usage: TokenUsage; cost: number };
+  /**
+   * The seq the run's next message takes in its conversation, as of the messages loaded here (1
+   * for a new conversation): the first append needs no read. Another run's message written since
+   * collides on the unique index, and the append then reads the seq afresh.
+   */
+  nextMessageSeq: number;
 }
 
 /** The agent's model from the catalogue (or served by a configured provider) and its provider; 400/503 otherwise. */
@@ -98,8 +105,28 @@ export async function conversationOf(
 
 /** Writes a new conversation, titled after the run's message. */
 export async function insertNewConversation(deps: Pick<RunDeps, "db">, orgId: string, agentId: string, id: string, message: string): Promise<void> {
+  await insertConversationRow(deps.db.kysely, orgId, agentId, id, message);
+}
+
+/**
+ * Writes a run's row, after its new conversation when it starts one (titled after `message`),
+ * in one transaction: one commit instead of two on the way to the first model call.
+ */
+export async function insertRunRecord(
+  deps: Pick<RunDeps, "db">,
+  row: RunsTable,
+  newConversation: { agentId: string; message: string } | null,
+): Promise<void> {
+  if (!newConversation) return insertRun(deps.db.kysely, row);
+  await deps.db.kysely.transaction().execute(async (trx) => {
+    await insertConversationRow(trx, row.org_id, newConversation.agentId, row.conversation_id, newConversation.message);
+    await insertRun(trx, row);
+  });
+}
+
+async function insertConversationRow(db: Kysely<Database>, orgId: string, agentId: string, id: string, message: string): Promise<void> {
   const now = Date.now();
-  await insertConversation(deps.db.kysely, {
+  await insertConversation(db, {
     id,
     org_id: orgId,
     agent_id: agentId,
@@ -175,7 +202,8 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
   const start: RunStart =
     own.length === 0 ? { kind: "new", userMessage: row.input, userContext, prelude } : { kind: "resume", state: await resumeStateOf(deps, row, own, approvalRequiredFor(JSON.parse(agent.approval_required) as string[])) };
 
-  self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 } };
+  const nextMessageSeq = (stored.at(-1)?.seq ?? 0) + 1;
+  self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 }, nextMessageSeq };
   return self;
 }
 

@@ -5,7 +5,7 @@
  * Used by the executor and by the paths that end runs nobody executes (cancelled while queued or
  * waiting, interrupted after their gateway died).
  */
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, type Transaction, sql } from "kysely";
 import type { Database, RunStatus, RunsTable } from "../../db/schema";
 import type { DoneData, RunErrorType, SequencedEvent, StopReason } from "../../runtime/events";
 import { type RunTotals, totalTokens } from "../../runtime/loop";
@@ -14,7 +14,7 @@ import { type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { insertUsageRecord } from "../usage/repository";
 import { writeRunEvents } from "./event-log";
 import { type PendingCall, insertPendingApprovals } from "../approvals/repository";
-import { type RunEnding, endRun, suspendRun } from "./repository";
+import { type RunEnding, type endRun, endRunReturning, suspendRun } from "./repository";
 import { usageRecordOf } from "./usage-record";
 
 export const statusOf = (stop: StopReason): RunStatus => (stop === "end_turn" ? "completed" : stop);
@@ -64,9 +64,19 @@ export function closingEvents(
 }
 
 /**
+ * What a run's ending writes besides its record (the conversation's time, HISTORY), in the same
+ * transaction so the ending costs one commit, but under a savepoint: when it fails, only it is
+ * undone (`onError` hears why) and the run is still recorded as ended, with its usage.
+ */
+export interface EndedAfterwards {
+  run(trx: Transaction<Database>): Promise<void>;
+  onError(error: unknown): void;
+}
+
+/**
  * Ends a run and records it in one transaction: the row (conditionally: false, changing nothing,
  * when it had already ended or is not held as `condition` says), its remaining events, its one
- * usage record and the ended hooks.
+ * usage record and the ended hooks; then `afterwards`, if given (see EndedAfterwards).
  */
 export async function endRunRecorded(
   db: Kysely<Database>,
@@ -77,14 +87,25 @@ export async function endRunRecorded(
   now: number,
   condition: Parameters<typeof endRun>[5],
   hooks: readonly RunEndedHook[],
+  afterwards?: EndedAfterwards,
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    if (!(await endRun(trx, row.org_id, row.id, ending, now, condition))) return false;
-    await writeRunEvents(trx, row.org_id, row.id, events, now);
+    // The row as it ended comes back from the update itself: the hooks need it, and no other
+    // statement of this transaction changes it (the events' seq is the one the update set).
+    const ended = await endRunReturning(trx, row.org_id, row.id, ending, now, condition);
+    if (!ended) return false;
+    await writeRunEvents(trx, row.org_id, row.id, events, now, ending.lastEventSeq);
     await insertUsageRecord(trx, usageRecordOf(row, ending, agentName, now));
-    if (hooks.length > 0) {
-      const ended = await trx.selectFrom("runs").selectAll().where("org_id", "=", row.org_id).where("id", "=", row.id).executeTakeFirstOrThrow();
-      for (const hook of hooks) await hook(trx, ended);
+    for (const hook of hooks) await hook(trx, ended);
+    if (afterwards) {
+      await sql`savepoint run_ended_afterwards`.execute(trx);
+      try {
+        await afterwards.run(trx);
+        await sql`release savepoint run_ended_afterwards`.execute(trx);
+      } catch (error) {
+        await sql`rollback to savepoint run_ended_afterwards`.execute(trx);
+        afterwards.onError(error);
+      }
     }
     return true;
   });

@@ -19,13 +19,25 @@ export async function readRunEvents(db: Executor, orgId: string, runId: string, 
   return rows.map((r) => ({ seq: Number(r.seq), event: r.event, data: JSON.parse(r.data) }) as SequencedEvent);
 }
 
-/** Appends events and moves the run's `last_event_seq` to the newest, in the caller's transaction. */
-export async function writeRunEvents(trx: Executor, orgId: string, runId: string, events: SequencedEvent[], now: number): Promise<void> {
+/**
+ * Appends events and moves the run's `last_event_seq` to the newest, in the caller's transaction.
+ * `seqRecorded`: the caller's own statement already set `last_event_seq` to the newest event's
+ * seq (a run's ending does), so the second update is skipped.
+ */
+export async function writeRunEvents(
+  trx: Executor,
+  orgId: string,
+  runId: string,
+  events: SequencedEvent[],
+  now: number,
+  seqRecorded?: number,
+): Promise<void> {
   if (events.length === 0) return;
   await trx
     .insertInto("run_events")
     .values(events.map((e) => ({ run_id: runId, seq: e.seq, org_id: orgId, event: e.event, data: JSON.stringify(e.data), created_at: now })))
     .execute();
+  if (seqRecorded === events[events.length - 1].seq) return;
   await trx
     .updateTable("runs")
     .set({ last_event_seq: events[events.length - 1].seq })

@@ -161,7 +161,7 @@ export class RunExecutor {
     let totals: RunTotals = run.start.kind === "resume" ? run.start.state.totals : { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
     const finished = (async () => {
       if (options.resumed) emit({ event: "resumed", data: { iteration: totals.iterations + 1 } });
-      const appender = new MessageAppender(db.kysely, orgId, row.conversation_id, row.id);
+      const appender = new MessageAppender(db.kysely, orgId, row.conversation_id, row.id, run.nextMessageSeq);
       try {
         return await runAgent({
           runId: row.id,
@@ -328,8 +328,8 @@ export class RunExecutor {
 
   /**
    * Records the ending: the run row, the events not yet logged plus `error`/`done`, the usage
-   * record and the ended hooks in one transaction; then the final events reach the listener, and
-   * the conversation and HISTORY are updated.
+   * record, the ended hooks, the conversation's time and HISTORY in one transaction; then the
+   * final events reach the listener.
    */
   private async finish(run: ExecutableRun, result: RunResult, sink: RunEventSink, options: ExecuteOptions): Promise<void> {
     const { db, logger, bus } = this.deps;
@@ -345,8 +345,20 @@ export class RunExecutor {
       totals: result,
       lastEventSeq: sink.seq,
     };
+    // The conversation's time and HISTORY go in the ending's transaction (one commit for all of
+    // it), under a savepoint: their failure must not undo the run's record and usage.
+    const afterwards = {
+      run: async (trx: Parameters<RunEndedHook>[0]) => {
+        await touchConversation(trx, access.orgId, row.conversation_id, now);
+        // A subagent's delegated task is not a conversation with the user: it stays out of HISTORY.
+        if (!row.parent_run_id && (result.stopReason === "end_turn" || result.stopReason === "max_iterations")) {
+          await createMemoryStore(trx, access.orgId, run.agent.id).appendHistory(row.conversation_id, historyEntry(row.input, result.text));
+        }
+      },
+      onError: (error: unknown) => logger.warn("updating conversation after run failed", { runId: row.id, error }),
+    };
     try {
-      await endRunRecorded(db.kysely, row, run.agent.name, ending, [...rest, ...final], now, { owner: this.owner }, this.endedHooks);
+      await endRunRecorded(db.kysely, row, run.agent.name, ending, [...rest, ...final], now, { owner: this.owner }, this.endedHooks, afterwards);
     } catch (error) {
       // The run row still says "running": once its lease lapses the sweep records it from its counters.
       logger.error("recording the end of a run failed; the sweep will retry", { runId: row.id, error });
@@ -355,15 +367,6 @@ export class RunExecutor {
     this.active.get(row.id)?.tail.push(...rest, ...final);
     for (const event of final) options.listener?.(event);
     bus.publish({ kind: "ended", runId: row.id, seq: sink.seq });
-    try {
-      await touchConversation(db.kysely, access.orgId, row.conversation_id, now);
-      // A subagent's delegated task is not a conversation with the user: it stays out of HISTORY.
-      if (!row.parent_run_id && (result.stopReason === "end_turn" || result.stopReason === "max_iterations")) {
-        await createMemoryStore(db.kysely, access.orgId, run.agent.id).appendHistory(row.conversation_id, historyEntry(row.input, result.text));
-      }
-    } catch (error) {
-      logger.warn("updating conversation after run failed", { runId: row.id, error });
-    }
   }
 
   /** Hands off (background) or cancels (foreground) every run executing here, and waits for them to stop. */

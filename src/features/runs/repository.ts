@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, RunStatus, RunsTable } from "../../db/schema";
 import type { RunTotals } from "../../runtime/loop";
+import { prepare, preparedInsert } from "../../db/prepared";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -38,8 +39,11 @@ export function totalsOf(run: RunsTable): RunTotals {
 }
 
 export async function insertRun(db: Executor, run: RunsTable): Promise<void> {
-  await db.insertInto("runs").values(run).execute();
+  await insertRunRow(db, run);
 }
+
+// Prepared (src/db/prepared.ts): every run writes these.
+const insertRunRow = preparedInsert("runs");
 
 export function findRun(db: Executor, orgId: string, runId: string): Promise<RunsTable | undefined> {
   return db.selectFrom("runs").selectAll().where("org_id", "=", orgId).where("id", "=", runId).executeTakeFirst();
@@ -89,14 +93,28 @@ export async function countQueuedRuns(db: Executor, orgId: string): Promise<numb
 
 /** Stores the running totals after a model call, while this gateway holds the run. */
 export async function saveRunProgress(db: Executor, orgId: string, runId: string, owner: string, totals: RunTotals, now: number): Promise<void> {
-  await db
-    .updateTable("runs")
-    .set({ ...countersOf(totals), updated_at: now })
-    .where("org_id", "=", orgId)
-    .where("id", "=", runId)
-    .where("lease_owner", "=", owner)
-    .execute();
+  const c = countersOf(totals);
+  await progress.execute(db, [c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens, c.cost, c.iterations, c.tool_calls, now, orgId, runId, owner]);
 }
+
+// Prepared (src/db/prepared.ts): after every model call of every run. The columns are countersOf's, in its order.
+const progress = prepare<[number, number, number, number, number, number, number, number, string, string, string], never>((db, p) =>
+  db
+    .updateTable("runs")
+    .set({
+      input_tokens: p(0),
+      output_tokens: p(1),
+      cache_read_tokens: p(2),
+      cache_write_tokens: p(3),
+      cost: p(4),
+      iterations: p(5),
+      tool_calls: p(6),
+      updated_at: p(7),
+    })
+    .where("org_id", "=", p(8))
+    .where("id", "=", p(9))
+    .where("lease_owner", "=", p(10)),
+);
 
 /**
  * Claims a run for `owner` until `until`: a queued run, or a running one whose lease lapsed (its
@@ -182,6 +200,18 @@ export async function endRun(
   now: number,
   condition: { owner: string } | { unowned: "queued_or_waiting" | "lease_expired" },
 ): Promise<boolean> {
+  return (await endRunReturning(db, orgId, runId, ending, now, condition)) !== undefined;
+}
+
+/** `endRun` that answers the row as it ended (one statement: RETURNING), or undefined when nothing changed. */
+export async function endRunReturning(
+  db: Executor,
+  orgId: string,
+  runId: string,
+  ending: RunEnding,
+  now: number,
+  condition: { owner: string } | { unowned: "queued_or_waiting" | "lease_expired" },
+): Promise<RunsTable | undefined> {
   let query = db
     .updateTable("runs")
     .set({
@@ -200,8 +230,7 @@ export async function endRun(
   if ("owner" in condition) query = query.where("status", "=", "running").where("lease_owner", "=", condition.owner);
   else if (condition.unowned === "queued_or_waiting") query = query.where("status", "in", ["queued", "requires_action"]);
   else query = query.where("status", "=", "running").where("lease_expires_at", "<", now);
-  const result = await query.executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return query.returningAll().executeTakeFirst();
 }
 
 /**

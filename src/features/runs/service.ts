@@ -31,7 +31,7 @@ import {
   buildRunContext,
   assertFirstCallFits,
   conversationOf,
-  insertNewConversation,
+  insertRunRecord,
   planOf,
   resolveModel,
 } from "./context";
@@ -48,7 +48,6 @@ import {
   findQueuedRuns,
   findRun,
   findRunsOfOwners,
-  insertRun,
   isLive,
   listRuns,
   requestCancel,
@@ -135,8 +134,7 @@ export class RunsService {
       });
       // Before anything is written: a run whose first call cannot fit the plan is a 402, not a stream that fails.
       await assertFirstCallFits(this.deps, run);
-      if (conversation.isNew) await insertNewConversation(this.deps, access.orgId, agent.id, conversation.id, request.message);
-      await insertRun(this.deps.db.kysely, row);
+      await insertRunRecord(this.deps, row, conversation.isNew ? { agentId: agent.id, message: request.message } : null);
       return {
         row,
         execute: async (listener, signal) => {
@@ -183,9 +181,8 @@ export class RunsService {
     }
     // Whether its first call fits the plan is known only once it starts (then it ends with quota_exceeded_error).
     const conversation = await conversationOf(this.deps, access.orgId, agent.id, request.conversationId);
-    if (conversation.isNew) await insertNewConversation(this.deps, access.orgId, agent.id, conversation.id, request.message);
     const row = this.newRow(request, conversation.id, "queued");
-    await insertRun(this.deps.db.kysely, row);
+    await insertRunRecord(this.deps, row, conversation.isNew ? { agentId: agent.id, message: request.message } : null);
     await this.tryStartQueued(row).catch((error) => this.deps.logger.warn("starting a background run failed; it stays queued", { runId: row.id, error }));
     return (await findRun(this.deps.db.kysely, access.orgId, row.id)) ?? row;
   }
@@ -252,8 +249,7 @@ export class RunsService {
       const row = this.newRow({ access: parent.access, agent, message: input.task }, conversation.id, "running", parent.row);
       child = await buildRunContext(this.deps, { row, access: parent.access, agent, plan: parent.plan, newConversation: true });
       await assertFirstCallFits(this.deps, child);
-      await insertNewConversation(this.deps, parent.access.orgId, agent.id, conversation.id, input.task);
-      await insertRun(this.deps.db.kysely, row);
+      await insertRunRecord(this.deps, row, { agentId: agent.id, message: input.task });
     } catch (error) {
       return { content: `The subagent could not start: ${(error as Error).message}`, isError: true };
     }

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Database, SkillsTable } from "../../db/schema";
 import { findBuiltinSkill, isBuiltinSkillId } from "./builtin";
+import { prepare } from "../../db/prepared";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -81,6 +82,11 @@ export async function detachSkill(db: Executor, orgId: string, agentId: string, 
   return Number(result.numDeletedRows) > 0;
 }
 
+// Prepared (src/db/prepared.ts): one agent's links, read by every run and every agent read.
+const linksOfAgent = prepare<[string, string], { agent_id: string; skill_id: string }>((db, p) =>
+  db.selectFrom("agent_skills").select(["agent_id", "skill_id"]).where("org_id", "=", p(0)).where("agent_id", "=", p(1)).orderBy("created_at").orderBy("skill_id"),
+);
+
 /**
  * The attachments of some agents, each resolved to its skill, in attachment order (then id, for
  * ties). Built-ins come from the repo's files; an attachment whose skill no longer exists is
@@ -94,14 +100,17 @@ async function resolveAttachments(
 ): Promise<Map<string, ResolvedSkill[]>> {
   const out = new Map<string, ResolvedSkill[]>(agentIds.map((id) => [id, []]));
   if (agentIds.length === 0) return out;
-  const links = await db
-    .selectFrom("agent_skills")
-    .select(["agent_id", "skill_id"])
-    .where("org_id", "=", orgId)
-    .where("agent_id", "in", [...agentIds])
-    .orderBy("created_at")
-    .orderBy("skill_id")
-    .execute();
+  const links =
+    agentIds.length === 1
+      ? await linksOfAgent.rows(db, [orgId, agentIds[0]])
+      : await db
+          .selectFrom("agent_skills")
+          .select(["agent_id", "skill_id"])
+          .where("org_id", "=", orgId)
+          .where("agent_id", "in", [...agentIds])
+          .orderBy("created_at")
+          .orderBy("skill_id")
+          .execute();
   const customIds = [...new Set(links.map((l) => l.skill_id).filter((id) => !isBuiltinSkillId(id)))];
   const custom = new Map<string, ResolvedSkill>();
   if (customIds.length > 0) {

@@ -17,14 +17,14 @@ export interface TracingOptions {
  */
 export function requestTracing(options: TracingOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const span = options.tracing.startRequest(c.req.method, c.req.path, c.var.requestId);
+    const span = options.tracing.startRequest(c.req.method, c.req.path, c.get("requestId"));
     c.set("traceId", span.traceId);
     try {
       await next();
     } finally {
-      const principal = c.var.principal;
+      const principal = c.get("principal");
       span.end(routeTemplate(c), c.res.status, {
-        "openpaw.org_id": c.var.access?.orgId ?? (principal?.kind === "key" ? principal.orgId : undefined),
+        "openpaw.org_id": c.get("access")?.orgId ?? (principal?.kind === "key" ? principal.orgId : undefined),
         "openpaw.run_id": c.res.headers.get("x-run-id") ?? undefined,
       });
     }

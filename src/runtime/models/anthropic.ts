@@ -3,6 +3,7 @@
  * translates them into our StreamParts. SDK retries are off; `streamWithRetry` is the one loop.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import { createLeanFetch } from "./lean-fetch";
 import { CallGuard, errorKindForStatus, retryAfterMsFromHeaders } from "./retry";
 import {
   type ChatMessage,
@@ -23,6 +24,12 @@ export interface AnthropicProviderOptions {
   baseURL?: string;
   /** Wait for the response headers and for each following stream event. Default 10 minutes. */
   timeoutMs?: number;
+  /**
+   * Whether the SDK makes its own OpenTelemetry spans and trace headers. Off when the gateway
+   * exports no traces: the SDK would otherwise build a span's attributes for every call only to
+   * find the global tracer a no-op (1.5% of a fast run's CPU).
+   */
+  sdkTracing?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -37,6 +44,9 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Mode
     baseURL: options.baseURL ?? "https://api.anthropic.com",
     maxRetries: 0,
     timeout: timeoutMs,
+    ...(options.sdkTracing === false ? { openTelemetry: false as const } : {}),
+    // Over undici's request rather than the platform's fetch: half the CPU per streamed call (lean-fetch.ts).
+    fetch: createLeanFetch(),
   });
   return {
     id: "anthropic",

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
+import { createLeanFetch } from "./lean-fetch";
 import { CallGuard, errorKindForStatus, retryAfterMsFromHeaders } from "./retry";
 import {
   type ChatMessage,
@@ -54,6 +55,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): Model
     webhookSecret: null,
     maxRetries: 0,
     timeout: timeoutMs,
+    // Over undici's request rather than the platform's fetch: about half the CPU per streamed call (lean-fetch.ts).
+    fetch: createLeanFetch(),
   });
   return {
     id: "openai",
