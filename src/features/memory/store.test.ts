@@ -146,6 +146,18 @@ describe("memory store", () => {
     expect(await store.matchingHistory("wiki")).toEqual([]);
   });
 
+  it("matchingHistory with one term answers the newest matching entries, as many as there are up to the limit", async () => {
+    const c = clock();
+    const store = createMemoryStore(h.services.db.kysely, orgA, await insertAgent(h, orgA), { now: c.now });
+    for (let i = 1; i <= 6; i++) {
+      await store.appendHistory(`conv_${i}`, i % 2 ? `Rollout ${i} went fine.` : `Rollout ${i} was late.`);
+      c.advance();
+    }
+    expect((await store.matchingHistory("rollout", 3)).map((e) => e.conversationId)).toEqual(["conv_6", "conv_5", "conv_4"]);
+    expect((await store.matchingHistory("went", 10)).map((e) => e.conversationId)).toEqual(["conv_5", "conv_3", "conv_1"]);
+    expect((await store.matchingHistory("late", 1)).map((e) => e.conversationId)).toEqual(["conv_6"]);
+  });
+
   it("searches all of HISTORY through the full-text index: the oldest entry is found among thousands", async () => {
     const agentId = await insertAgent(h, orgA);
     const other = await insertAgent(h, orgA);

@@ -317,6 +317,16 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     async matchingHistory(text, limit = 5) {
       const terms = searchTerms(text);
       if (terms.length === 0) return [];
+      if (terms.length === 1 && limit > 0 && limit < MAX_CONTEXT_CANDIDATES) {
+        // One term: every entry that matches scores the same, so the ranking below is recency
+        // alone and its answer is the newest `limit` matching entries. Reading those first gives
+        // the same answer without fetching and ranking MAX_CONTEXT_CANDIDATES rows (the largest
+        // statement of a run with a one-word message). Should a candidate fail the substring check
+        // below (the index and it disagreeing on a word), the full ranking decides instead.
+        const newest = await candidateHistory(terms, limit);
+        const matching = newest.filter((entry) => termsMatched(entry.content, terms) > 0);
+        if (matching.length === newest.length || newest.length < limit) return matching;
+      }
       const ranked = (await candidateHistory(terms, MAX_CONTEXT_CANDIDATES))
         .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
         .filter((r) => r.score > 0);
