@@ -10,10 +10,11 @@
  * BENCH_AB_CONCURRENCY of the GETs (10).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
+import { benchGatewayEnv, cpuMsOf } from "./gateway-env";
 const trees = (process.env.BENCH_AB_TREES ?? `/tmp/base,${join(import.meta.dirname, "..")}`).split(",");
 const dirs: string[] = [];
 const ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? 10);
@@ -21,10 +22,6 @@ const RUNS = Number(process.env.BENCH_AB_RUNS ?? 150);
 const GETS = Number(process.env.BENCH_AB_GETS ?? 1500);
 const CONC = Number(process.env.BENCH_AB_CONCURRENCY ?? 10);
 const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
-const cpu = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-};
 const line = (p: any) =>
   new Promise<string>((r) => {
     let b = "";
@@ -40,44 +37,11 @@ const gws: any[] = [];
 for (const tree of trees) {
   const dir = mkdtempSync(join(tmpdir(), "openpaw-ab-"));
   dirs.push(dir);
-  const plansFile = join(dir, "plans.json");
-  writeFileSync(
-    plansFile,
-    JSON.stringify([
-      {
-        id: "bench",
-        name: "Bench",
-        priceMonthly: 0,
-        tokenLimit: null,
-        overageRate: null,
-        toolTier: "free",
-        maxAgents: null,
-        maxConcurrentRuns: 1_000_000,
-        workspaceBytes: 0,
-      },
-    ]),
-  );
   const port = 20000 + Math.floor(Math.random() * 20000);
   const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
     cwd: tree,
     stdio: ["ignore", "inherit", "inherit"],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: `sqlite:${dir}/db.sqlite`,
-      OPENPAW_DATA_DIR: dir,
-      ANTHROPIC_API_KEY: "sk-ant-bench-000000000000",
-      ANTHROPIC_BASE_URL: modelUrl,
-      OPENPAW_PLANS_FILE: plansFile,
-      OPENPAW_DEFAULT_PLAN: "bench",
-      OPENPAW_CONCURRENT_RUNS_PER_KEY: "1000000",
-      OPENPAW_CONCURRENT_RUNS_PER_ORG: "1000000",
-      OPENPAW_PASSWORD_HASH_COST: "10",
-      OPENPAW_DIAGNOSTICS: "true",
-      LOG_LEVEL: "error",
-      REDIS_URL: "",
-    },
+    env: { ...process.env, ...benchGatewayEnv({ port, databaseUrl: `sqlite:${dir}/db.sqlite`, modelUrl, dataDir: dir }) },
   });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
@@ -134,12 +98,12 @@ for (const g of gws) {
 }
 for (let r = 0; r < ROUNDS; r++)
   for (const g of r % 2 ? [...gws].reverse() : gws) {
-    let c0 = cpu(g.pid);
+    let c0 = cpuMsOf(g.pid);
     await par(RUNS, 1, g.chat);
-    g.run.push((cpu(g.pid) - c0) / RUNS);
-    c0 = cpu(g.pid);
+    g.run.push((cpuMsOf(g.pid) - c0) / RUNS);
+    c0 = cpuMsOf(g.pid);
     await par(GETS, CONC, g.get);
-    g.getc.push((cpu(g.pid) - c0) / GETS);
+    g.getc.push((cpuMsOf(g.pid) - c0) / GETS);
   }
 const med = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);

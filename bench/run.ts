@@ -19,6 +19,7 @@ import autocannon from "autocannon";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { openDatabase } from "../src/db";
+import { benchGatewayEnv, cpuMsOf } from "./gateway-env";
 
 const env = process.env;
 const list = (v: string | undefined, d: string) =>
@@ -77,12 +78,6 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** CPU time (user + system) the process has used so far, in ms: a cost that load on a shared machine barely changes. */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
 interface Gateway {
   url: string;
   pid: number;
@@ -107,42 +102,9 @@ async function startGateway(
 ): Promise<Gateway> {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
-  const plansFile = join(dataDir, "plans.json");
-  // The benchmark measures the gateway, not the plan limits: no concurrency or token caps.
-  writeFileSync(
-    plansFile,
-    JSON.stringify([
-      {
-        id: "bench",
-        name: "Bench",
-        priceMonthly: 0,
-        tokenLimit: null,
-        overageRate: null,
-        toolTier: "free",
-        maxAgents: null,
-        maxConcurrentRuns: 1_000_000,
-        workspaceBytes: 0,
-      },
-    ]),
-  );
   // BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (--cpu-prof).
   const profile = env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : [];
-  const g = child([...profile, "src/main.ts", "serve"], {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATABASE_URL: databaseUrl,
-    OPENPAW_DATA_DIR: dataDir,
-    ANTHROPIC_API_KEY: "sk-ant-bench-000000000000",
-    ANTHROPIC_BASE_URL: modelUrl,
-    OPENPAW_PLANS_FILE: plansFile,
-    OPENPAW_DEFAULT_PLAN: "bench",
-    OPENPAW_CONCURRENT_RUNS_PER_KEY: "1000000",
-    OPENPAW_CONCURRENT_RUNS_PER_ORG: "1000000",
-    OPENPAW_PASSWORD_HASH_COST: "10",
-    OPENPAW_DIAGNOSTICS: "true",
-    LOG_LEVEL: "error",
-    REDIS_URL: options.redisUrl ?? "",
-  });
+  const g = child([...profile, "src/main.ts", "serve"], benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
