@@ -46,6 +46,25 @@ export async function writeRunEvents(
     .execute();
 }
 
+/** The data of a run's logged events of one tool event type that belong to some tool calls. */
+async function toolEventsOf<T extends { id: string }>(
+  db: Executor,
+  orgId: string,
+  runId: string,
+  event: "tool_start" | "tool_result",
+  toolCallIds: string[],
+): Promise<T[]> {
+  if (toolCallIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("run_events")
+    .select("data")
+    .where("org_id", "=", orgId)
+    .where("run_id", "=", runId)
+    .where("event", "=", event)
+    .execute();
+  return rows.map((row) => JSON.parse(row.data) as T).filter((data) => toolCallIds.includes(data.id));
+}
+
 /** The recorded `tool_result` events of some tool calls (to continue a run without running them again). */
 export async function recordedToolResults(
   db: Executor,
@@ -53,38 +72,13 @@ export async function recordedToolResults(
   runId: string,
   toolCallIds: string[],
 ): Promise<Map<string, { output: string; isError: boolean }>> {
-  const out = new Map<string, { output: string; isError: boolean }>();
-  if (toolCallIds.length === 0) return out;
-  const rows = await db
-    .selectFrom("run_events")
-    .select("data")
-    .where("org_id", "=", orgId)
-    .where("run_id", "=", runId)
-    .where("event", "=", "tool_result")
-    .execute();
-  for (const row of rows) {
-    const data = JSON.parse(row.data) as { id: string; output: string; isError: boolean };
-    if (toolCallIds.includes(data.id)) out.set(data.id, { output: data.output, isError: data.isError });
-  }
-  return out;
+  const results = await toolEventsOf<{ id: string; output: string; isError: boolean }>(db, orgId, runId, "tool_result", toolCallIds);
+  return new Map(results.map((r) => [r.id, { output: r.output, isError: r.isError }]));
 }
 
 /** Which of some tool calls have a `tool_start` logged: they began running (a call waiting for an approval has none). */
 export async function startedToolCalls(db: Executor, orgId: string, runId: string, toolCallIds: string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  if (toolCallIds.length === 0) return out;
-  const rows = await db
-    .selectFrom("run_events")
-    .select("data")
-    .where("org_id", "=", orgId)
-    .where("run_id", "=", runId)
-    .where("event", "=", "tool_start")
-    .execute();
-  for (const row of rows) {
-    const id = (JSON.parse(row.data) as { id: string }).id;
-    if (toolCallIds.includes(id)) out.add(id);
-  }
-  return out;
+  return new Set((await toolEventsOf(db, orgId, runId, "tool_start", toolCallIds)).map((e) => e.id));
 }
 
 /**
