@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
 import pg from "pg";
+import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from "./checkpointer";
 import type { Database } from "./schema";
 
 export type Dialect = "sqlite" | "postgres";
@@ -81,6 +82,9 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
+    // Checkpoints off the event loop's thread (see checkpointer.ts); an in-memory database has no WAL.
+    const checkpointer = path === ":memory:" ? null : startCheckpointer(path, { intervalMs: 250 });
+    if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return {
       kysely,
@@ -89,7 +93,10 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
         await sql`select 1`.execute(kysely);
       },
       poolStats: () => null,
-      close: () => kysely.destroy(),
+      close: async () => {
+        await kysely.destroy();
+        await checkpointer?.stop();
+      },
     };
   }
   const pool = new pg.Pool({
