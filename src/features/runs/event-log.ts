@@ -35,7 +35,9 @@ export async function writeRunEvents(
   if (events.length === 0) return;
   await trx
     .insertInto("run_events")
-    .values(events.map((e) => ({ run_id: runId, seq: e.seq, org_id: orgId, event: e.event, data: JSON.stringify(e.data), created_at: now })))
+    .values(
+      events.map((e) => ({ run_id: runId, seq: e.seq, org_id: orgId, event: e.event, data: JSON.stringify(e.data), created_at: now })),
+    )
     .execute();
   if (seqRecorded === events[events.length - 1].seq) return;
   await trx
@@ -103,7 +105,8 @@ export async function pruneRunEvents(db: Kysely<Database>, endedBefore: number, 
 }
 
 export interface EventSinkOptions {
-  db: Kysely<Database>;
+  /** The gateway's writer, shared by every run it executes (one transaction per window for all of them). */
+  log: RunEventLog;
   logger: Logger;
   orgId: string;
   runId: string;
@@ -111,31 +114,129 @@ export interface EventSinkOptions {
   lastSeq: number;
   /** Called after each batch is committed, with the batch. */
   onFlushed(batch: SequencedEvent[]): void;
-  /** A batch is written this long after its first event at the latest... */
-  flushMs?: number;
-  /** ...or as soon as it holds this many events. */
+  /** A batch is written as soon as it holds this many events (else within the log's window). */
   flushEvents?: number;
+}
+
+/** Events per insert statement: 6 parameters each stays far below SQLite's and PostgreSQL's limits. */
+const ROWS_PER_INSERT = 1000;
+
+/**
+ * Group commit of the event logs of every run a gateway executes. A run's events are written
+ * within `flushMs` of the first one (the latency a follower on another gateway sees), and every
+ * run with events due in that window is written in the same transaction: 200 streaming runs cost
+ * one commit per window instead of one per run per window (measured in BENCHMARKS.md, issue 18:
+ * with answers streamed over ~1 s, one transaction per text delta of every run before).
+ * Should the shared transaction fail (one run's row was deleted meanwhile), each run's batch is
+ * tried in a transaction of its own, so one run cannot hold back the others.
+ */
+export class RunEventLog {
+  private due = new Set<RunEventSink>();
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly flushMs = 25,
+  ) {}
+
+  /** `sink` has events to write: they go with the next window's transaction. */
+  schedule(sink: RunEventSink): void {
+    this.due.add(sink);
+    this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  /** No longer writes for `sink` (it hands its rest to its run's closing transaction, or was abandoned). */
+  forget(sink: RunEventSink): void {
+    this.due.delete(sink);
+  }
+
+  /** Writes what every run has due now; resolves once it is committed (or kept for a retry). */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.writing = this.writing.then(() => this.writeDue());
+    return this.writing;
+  }
+
+  /** Resolves once every write started so far has settled. */
+  settled(): Promise<void> {
+    return this.writing;
+  }
+
+  private async writeDue(): Promise<void> {
+    const batches = [...this.due].map((sink) => ({ sink, events: sink.takeBuffer() })).filter((b) => b.events.length > 0);
+    this.due.clear();
+    if (batches.length === 0) return;
+    const now = Date.now();
+    try {
+      await this.db.transaction().execute((trx) => writeBatches(trx, batches, now));
+      for (const b of batches) b.sink.committed(b.events);
+    } catch (error) {
+      if (batches.length === 1) return batches[0].sink.failed(batches[0].events, error);
+      for (const b of batches) {
+        try {
+          await this.db.transaction().execute((trx) => writeBatches(trx, [b], now));
+          b.sink.committed(b.events);
+        } catch (own) {
+          b.sink.failed(b.events, own);
+        }
+      }
+    }
+  }
+}
+
+/** Several runs' events in one transaction: multi-row inserts, then each run's `last_event_seq`. */
+async function writeBatches(trx: Transaction<Database>, batches: Array<{ sink: RunEventSink; events: SequencedEvent[] }>, now: number) {
+  const rows = batches.flatMap(({ sink, events }) =>
+    events.map((e) => ({
+      run_id: sink.runId,
+      seq: e.seq,
+      org_id: sink.orgId,
+      event: e.event,
+      data: JSON.stringify(e.data),
+      created_at: now,
+    })),
+  );
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+    await trx
+      .insertInto("run_events")
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .execute();
+  for (const { sink, events } of batches) {
+    await trx
+      .updateTable("runs")
+      .set({ last_event_seq: events[events.length - 1].seq })
+      .where("org_id", "=", sink.orgId)
+      .where("id", "=", sink.runId)
+      .execute();
+  }
 }
 
 /**
  * The write side of one run's event log. `emit` numbers an event and returns at once; events are
- * written in batches (by time and count), so no text delta waits for the database on its way to
- * the client. The last batch is written by the run's closing transaction (`takeRest`), together
- * with the run's end and its usage record.
+ * written in batches by the gateway's `RunEventLog` (by time and count), so no text delta waits
+ * for the database on its way to the client. The last batch is written by the run's closing
+ * transaction (`takeRest`), together with the run's end and its usage record.
  */
 export class RunEventSink {
   private buffer: SequencedEvent[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private writing: Promise<void> = Promise.resolve();
+  private retry: NodeJS.Timeout | null = null;
   private closed = false;
   /** seq of the newest event numbered. */
   seq: number;
   /** seq of the newest event committed to the log. */
   flushedSeq: number;
+  readonly orgId: string;
+  readonly runId: string;
 
   constructor(private readonly options: EventSinkOptions) {
     this.seq = options.lastSeq;
     this.flushedSeq = options.lastSeq;
+    this.orgId = options.orgId;
+    this.runId = options.runId;
   }
 
   emit(event: RunEvent): SequencedEvent {
@@ -143,32 +244,40 @@ export class RunEventSink {
     if (this.closed) return sequenced;
     this.buffer.push(sequenced);
     if (this.buffer.length >= (this.options.flushEvents ?? 64)) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.options.flushMs ?? 25);
+    else this.options.log.schedule(this);
     return sequenced;
   }
 
-  /** Writes what is buffered now; failures are logged and the events kept for the next attempt. */
+  /** Writes what is buffered now (with whatever other runs have due); failures are logged and the events kept. */
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    this.writing = this.writing.then(async () => {
-      if (this.buffer.length === 0 || this.closed) return;
-      const batch = this.buffer;
-      this.buffer = [];
-      const { db, orgId, runId } = this.options;
-      try {
-        await db.transaction().execute((trx) => writeRunEvents(trx, orgId, runId, batch, Date.now()));
-        this.flushedSeq = batch[batch.length - 1].seq;
-        this.options.onFlushed(batch);
-      } catch (error) {
-        this.buffer = batch.concat(this.buffer);
-        this.options.logger.warn("writing run events failed; retrying with the next batch", { runId, error });
-        this.timer ??= setTimeout(() => this.flush(), 500);
-      }
-    });
-    return this.writing;
+    if (this.buffer.length > 0 && !this.closed) this.options.log.schedule(this);
+    return this.options.log.flush();
+  }
+
+  /** For the log: the events to write now (none once closed). */
+  takeBuffer(): SequencedEvent[] {
+    if (this.closed) return [];
+    const batch = this.buffer;
+    this.buffer = [];
+    return batch;
+  }
+
+  /** For the log: `batch` is committed. */
+  committed(batch: SequencedEvent[]): void {
+    this.flushedSeq = batch[batch.length - 1].seq;
+    this.options.onFlushed(batch);
+  }
+
+  /** For the log: writing `batch` failed; it is kept, ahead of newer events, and tried again shortly. */
+  failed(batch: SequencedEvent[], error: unknown): void {
+    this.buffer = batch.concat(this.buffer);
+    this.options.logger.warn("writing run events failed; retrying with the next batch", { runId: this.runId, error });
+    // Closed: `takeRest` hands these to the closing transaction (or `abandon` drops them).
+    if (this.closed) return;
+    this.retry ??= setTimeout(() => {
+      this.retry = null;
+      if (!this.closed) this.options.log.schedule(this);
+    }, 500);
   }
 
   /**
@@ -176,12 +285,10 @@ export class RunEventSink {
    * Events emitted afterwards are numbered but not buffered.
    */
   async takeRest(): Promise<SequencedEvent[]> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    await this.writing;
-    this.closed = true;
+    // Closed first, so no later window takes any of them; a write already holding some of them
+    // settles first (what fails comes back into the buffer), so the rest follows in seq order.
+    this.stop();
+    await this.options.log.settled();
     const rest = this.buffer;
     this.buffer = [];
     return rest;
@@ -189,9 +296,14 @@ export class RunEventSink {
 
   /** Stops without writing anything more (the run was taken over by another gateway). */
   abandon(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.closed = true;
+    this.stop();
     this.buffer = [];
+  }
+
+  private stop(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.options.log.forget(this);
   }
 }

@@ -26,7 +26,7 @@ import type { RunBus } from "./bus";
 import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
 import { SUBAGENT_APPROVAL_REFUSAL, approvalRequiredFor } from "../approvals/policy";
 import { type RunEndedHook, type RunWaitingHook, closingEvents, endRunRecorded, statusOf, suspendRunRecorded } from "./ending";
-import { RunEventSink } from "./event-log";
+import { RunEventLog, RunEventSink } from "./event-log";
 import { type RunEnding, saveRunProgress } from "./repository";
 
 /** Flushed events each running run keeps in memory for followers on this gateway. */
@@ -62,11 +62,15 @@ export class RunExecutor {
   /** Work done in the transaction that makes a run wait for approvals (see `onRunWaiting`). */
   readonly waitingHooks: RunWaitingHook[] = [];
   private closing = false;
+  /** The event logs of every run executing here, written together (group commit). */
+  private readonly eventLog: RunEventLog;
 
   constructor(
     private readonly deps: RunDeps & { bus: RunBus; shutdown: AbortSignal },
     readonly leaseMs: number,
-  ) {}
+  ) {
+    this.eventLog = new RunEventLog(deps.db.kysely);
+  }
 
   /** Registers work done in the transaction that ends a run. */
   onRunEnded(hook: RunEndedHook): void {
@@ -119,7 +123,7 @@ export class RunExecutor {
     this.active.set(row.id, active);
 
     const sink = new RunEventSink({
-      db: db.kysely,
+      log: this.eventLog,
       logger,
       orgId,
       runId: row.id,
