@@ -1,12 +1,15 @@
 /**
  * The fake Anthropic server in its own process, so the benchmark's load generator, the gateway and
  * the model each have their own event loop. A message containing "[slow]" gets a slow stream (one
- * delta every BENCH_SLOW_DELTA_MS for BENCH_SLOW_SECONDS); anything else a fast one.
+ * delta every BENCH_SLOW_DELTA_MS for BENCH_SLOW_SECONDS); "[stream]" an answer streamed like a short
+ * real one (20 text deltas, each of the stream's ~26 frames BENCH_STREAM_FRAME_MS apart: ~1 s); anything
+ * else a fast one (all frames at once).
  */
 import { startFakeAnthropic } from "../test/fakes/anthropic";
 
 const slowDeltaMs = Number(process.env.BENCH_SLOW_DELTA_MS ?? 500);
 const slowSeconds = Number(process.env.BENCH_SLOW_SECONDS ?? 30);
+const streamFrameMs = Number(process.env.BENCH_STREAM_FRAME_MS ?? 40);
 const fake = await startFakeAnthropic();
 fake.setFallback((body) => {
   const last = JSON.stringify(body?.messages?.at(-1)?.content ?? "");
@@ -14,6 +17,7 @@ fake.setFallback((body) => {
     const chunks = Math.max(1, Math.round((slowSeconds * 1000) / slowDeltaMs) - 4);
     return { text: "x".repeat(chunks * 4), textChunks: chunks, delayMs: slowDeltaMs };
   }
+  if (last.includes("[stream]")) return { text: "A short answer, streamed as a model streams it.", textChunks: 20, delayMs: streamFrameMs };
   return { text: "Hello from the fake model, quickly.", textChunks: 5 };
 });
 // The fake keeps every request for tests' assertions; a benchmark would only grow memory with them.

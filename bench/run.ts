@@ -104,7 +104,10 @@ async function startGateway(
   mkdirSync(dataDir, { recursive: true });
   // BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (--cpu-prof).
   const profile = env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : [];
-  const g = child([...profile, "src/main.ts", "serve"], benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }));
+  const g = child(
+    [...profile, "src/main.ts", "serve"],
+    benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -335,6 +338,26 @@ async function overhead(g: Gateway, modelUrl: string) {
     );
     summary.set(`overhead:${c}`, gw.total.p50 - d.total.p50);
   }
+  // The fast model answers at once, so N workers in a closed loop offer the gateway all it can
+  // take: at 200 that measures saturation (capacity's figure), not what 200 concurrent streams
+  // cost. Here the model streams each answer over ~1 s, as a short real answer does, so 200
+  // workers hold 200 streams at a time; the overhead is still gateway minus direct at equal load.
+  out("\n### Overhead with streamed answers (the model streams each answer over ~1 s; ms; gateway minus direct)\n");
+  out(
+    "| concurrent streams | direct total p50/p99 | gateway total p50/p99 | overhead total p50/p99 | runs/s gw/direct | gateway CPU per run (ms) | errors |",
+  );
+  out("|---|---|---|---|---|---|---|");
+  for (const c of CONCURRENCY) {
+    const d = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, "[stream] Hello"), c, SECONDS);
+    const cpuBefore = cpuMsOf(g.pid);
+    const gw = await closedLoop(() => oneRun({ kind: "gateway", g }, "[stream] Hello"), c, SECONDS);
+    const cpu = (cpuMsOf(g.pid) - cpuBefore) / Math.max(1, gw.rps * SECONDS);
+    out(
+      `| ${c} | ${f(d.total.p50)}/${f(d.total.p99)} | ${f(gw.total.p50)}/${f(gw.total.p99)} | ${f(gw.total.p50 - d.total.p50)}/${f(gw.total.p99 - d.total.p99)} | ` +
+        `${f(gw.rps)}/${f(d.rps)} | ${cpu.toFixed(2)} | ${gw.errors}+${d.errors} |`,
+    );
+    summary.set(`overhead:stream:${c}`, gw.total.p50 - d.total.p50);
+  }
 }
 
 async function capacity(g: Gateway, modelUrl: string) {
@@ -404,7 +427,9 @@ function printSummary(label: string) {
   out(`| overhead p50 at concurrency 1 (ms) | ${v("overhead:1")} | ≤ 2 |`);
   out(`| gateway CPU per run at concurrency 1 (ms) | ${v("cpu:1", 2)} | (reported) |`);
   out(`| capacity (runs/s at p99 overhead < 50 ms) | ${v("capacity")} | ≥ 500 |`);
-  out(`| overhead p50 at ${Math.max(...CONCURRENCY)} concurrent (ms) | ${v(`overhead:${Math.max(...CONCURRENCY)}`)} | ≤ 15 |`);
+  const most = Math.max(...CONCURRENCY);
+  out(`| overhead p50 at ${most} concurrent streams, answers streamed over ~1 s (ms) | ${v(`overhead:stream:${most}`)} | ≤ 15 |`);
+  out(`| overhead p50 at ${most} concurrent, fast model: a saturated closed loop (ms) | ${v(`overhead:${most}`)} | (reported) |`);
   out(`| keyed GET ÷ hello-world | ${v("keyed", 3)} | ≥ 0.20 |`);
   out(`| gateway CPU per keyed GET (ms) | ${v("keyedCpu", 3)} | (reported) |`);
   out(
@@ -414,7 +439,8 @@ function printSummary(label: string) {
     `| runs/s with ${maxHistory.toLocaleString("en-US")} HISTORY ÷ none (by CPU per run) | ${v(`history:${maxHistory}`, 3)} (${v(`historyCpu:${maxHistory}`, 3)}) | ≥ 0.9 |`,
   );
   out(`| runs/s with a follower of each run ÷ alone (conc 1 / 8) | ${v("follower:1", 3)} / ${v("follower:8", 3)} | (reported) |`);
-  if (label === "PostgreSQL") out(`| runs/s of 2 gateway processes ÷ 1 (conc 4 / 16) | ${v("processes:4", 2)} / ${v("processes:16", 2)} | (reported) |`);
+  if (label === "PostgreSQL")
+    out(`| runs/s of 2 gateway processes ÷ 1 (conc 4 / 16) | ${v("processes:4", 2)} / ${v("processes:16", 2)} | (reported) |`);
   out("| usage summary at 1M records | printed by bench/usage.ts below | < 100 ms |");
 }
 
