@@ -19,6 +19,16 @@ export async function readRunEvents(db: Executor, orgId: string, runId: string, 
   return rows.map((r) => ({ seq: Number(r.seq), event: r.event, data: JSON.parse(r.data) }) as SequencedEvent);
 }
 
+/** One event as its `run_events` row (a run's ending and the group commit both write them). */
+const logRow = (orgId: string, runId: string, e: SequencedEvent, now: number) => ({
+  run_id: runId,
+  seq: e.seq,
+  org_id: orgId,
+  event: e.event,
+  data: JSON.stringify(e.data),
+  created_at: now,
+});
+
 /**
  * Appends events and moves the run's `last_event_seq` to the newest, in the caller's transaction.
  * `seqRecorded`: the caller's own statement already set `last_event_seq` to the newest event's
@@ -35,9 +45,7 @@ export async function writeRunEvents(
   if (events.length === 0) return;
   await trx
     .insertInto("run_events")
-    .values(
-      events.map((e) => ({ run_id: runId, seq: e.seq, org_id: orgId, event: e.event, data: JSON.stringify(e.data), created_at: now })),
-    )
+    .values(events.map((e) => logRow(orgId, runId, e, now)))
     .execute();
   if (seqRecorded === events[events.length - 1].seq) return;
   await trx
@@ -190,16 +198,7 @@ export class RunEventLog {
 
 /** Several runs' events in one transaction: multi-row inserts, then each run's `last_event_seq`. */
 async function writeBatches(trx: Transaction<Database>, batches: Array<{ sink: RunEventSink; events: SequencedEvent[] }>, now: number) {
-  const rows = batches.flatMap(({ sink, events }) =>
-    events.map((e) => ({
-      run_id: sink.runId,
-      seq: e.seq,
-      org_id: sink.orgId,
-      event: e.event,
-      data: JSON.stringify(e.data),
-      created_at: now,
-    })),
-  );
+  const rows = batches.flatMap(({ sink, events }) => events.map((e) => logRow(sink.orgId, sink.runId, e, now)));
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
     await trx
       .insertInto("run_events")
