@@ -1,6 +1,8 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import { BACKSTOP_CHECKPOINT_PAGES } from "./checkpointer";
@@ -41,4 +43,19 @@ describe("WAL checkpoints of the embedded database", () => {
     await sql`select 1`.execute(db.kysely);
     await expect(db.close()).resolves.toBeUndefined();
   });
+
+  it("keeps the process alive until it has stopped, so what follows the close still runs", async () => {
+    // A process whose only work left is closing the database: it must reach the line after close.
+    const script = `
+      import { openDatabase } from "./src/db/index.ts";
+      const db = openDatabase(${JSON.stringify(`sqlite:${join(base, "exiting.db")}`)});
+      await db.kysely.selectNoFrom((eb) => eb.lit(1).as("x")).execute();
+      await db.close();
+      console.log("after close");
+      process.exit(7);
+    `;
+    const child = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]).catch((e) => e);
+    expect(child.stdout).toContain("after close");
+    expect(child.code).toBe(7);
+  }, 30_000);
 });

@@ -57,6 +57,10 @@ export function startCheckpointer(path: string, options: { intervalMs: number })
     stop: () => {
       stopped ??= new Promise<void>((resolve) => {
         worker.once("exit", () => resolve());
+        // Unref'd, the worker would not hold the event loop open while we wait for it: a process
+        // with nothing else left would end (exit code 0) inside this await, before its caller ran
+        // the rest of its shutdown or its own `process.exit(code)`. The CLI lost its exit codes so.
+        worker.ref();
         worker.postMessage("stop");
       });
       return stopped;
