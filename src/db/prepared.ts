@@ -46,8 +46,26 @@ export interface PreparedQuery<A extends readonly unknown[], R> {
   affected(db: Executor, args: A): Promise<number>;
 }
 
+type Build<R> = (db: Kysely<Database>, p: Placeholder) => Compilable<R>;
+
+/** Every query prepared so far (each module prepares its own when first imported), for prepared.test.ts's plan check. */
+const everyPrepared: Build<unknown>[] = [];
+
+/**
+ * The SQL of every prepared query of the modules loaded so far, compiled for `db`'s dialect, with
+ * its parameters (a placeholder's value is null). prepared.test.ts asks SQLite how it would answer
+ * each: these are the queries every run and keyed request makes, so none may scan a table or sort.
+ */
+export function compileEveryPrepared(db: Kysely<Database>): CompiledQuery<unknown>[] {
+  return everyPrepared.map((build) => {
+    const query = build(db, placeholder).compile();
+    return { ...query, parameters: query.parameters.map((value) => (isSlot(value) ? null : value)) };
+  });
+}
+
 /** A query prepared from `build`, whose arguments are the placeholders `p(0)`, `p(1)`, …. */
-export function prepare<A extends readonly unknown[], R>(build: (db: Kysely<Database>, p: Placeholder) => Compilable<R>): PreparedQuery<A, R> {
+export function prepare<A extends readonly unknown[], R>(build: Build<R>): PreparedQuery<A, R> {
+  everyPrepared.push(build);
   // Per dialect: the SQL differs (placeholders, quoting); a transaction has its database's adapter.
   const compiled = new Map<unknown, Compiled<R>>();
   const compiledFor = (db: Executor): Compiled<R> => {

@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+// Loads every route and service, and with them every module that prepares its queries.
+import "../app";
+import "../services";
+import { openDatabase } from "./index";
+import { migrateToLatest } from "./migrations";
+import { compileEveryPrepared } from "./prepared";
+
+describe("the prepared (hot) queries", () => {
+  it("are each answered from an index in the order they ask for: no table scan, no sort", async () => {
+    // They are the queries of every run and keyed request: a scan or a sort there costs more as
+    // an org's data grows. Ad-hoc queries are not here (this file prepares none of its own).
+    const db = openDatabase("sqlite::memory:");
+    try {
+      await migrateToLatest(db.kysely, db.dialect);
+      const queries = compileEveryPrepared(db.kysely);
+      expect(queries.length).toBeGreaterThanOrEqual(10);
+      const bad: string[] = [];
+      for (const query of queries) {
+        const plan = await db.kysely.executeQuery<{ detail: string }>({ ...query, sql: `explain query plan ${query.sql}` });
+        const steps = plan.rows.map((r) => r.detail);
+        if (steps.some((step) => /^SCAN |TEMP B-TREE/.test(step))) bad.push(`${query.sql}\n  ${steps.join(" | ")}`);
+      }
+      expect(bad).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+});
