@@ -4,6 +4,7 @@ import SQLite from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
 import pg from "pg";
 import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from "./checkpointer";
+import { InlineLimitsPlugin } from "./inline-limits";
 import type { Database } from "./schema";
 
 export type Dialect = "sqlite" | "postgres";
@@ -85,7 +86,11 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     // Checkpoints off the event loop's thread (see checkpointer.ts); an in-memory database has no WAL.
     const checkpointer = path === ":memory:" ? null : startCheckpointer(path, { intervalMs: 250 });
     if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const kysely = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+      // A bound LIMIT makes SQLite compile the statement again at every execution (inline-limits.ts).
+      plugins: [new InlineLimitsPlugin()],
+    });
     return {
       kysely,
       dialect: "sqlite",

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AgentsTable, Database } from "../../db/schema";
 import { lockOrg } from "../orgs/repository";
-import { prepare } from "../../db/prepared";
+import { type PreparedQuery, prepare } from "../../db/prepared";
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -11,15 +11,39 @@ export function findAgent(db: Executor, orgId: string, agentId: string): Promise
 }
 
 // Prepared (src/db/prepared.ts): every chat and agent read runs these.
-const agentById = prepare<[string, string], AgentsTable>((db, p) => db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).where("id", "=", p(1)));
-const agentPage = prepare<[string, number, number], AgentsTable>((db, p) =>
-  db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).orderBy("created_at", "desc").orderBy("id", "desc").limit(p(1)).offset(p(2)),
-)
+const agentById = prepare<[string, string], AgentsTable>((db, p) =>
+  db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).where("id", "=", p(1)),
+);
+/** A page of `limit` agents, prepared per page size: the limit is written into the SQL (src/db/inline-limits.ts). */
+const agentPages = new Map<number, PreparedQuery<[string, number], AgentsTable>>();
+function agentPage(limit: number): PreparedQuery<[string, number], AgentsTable> {
+  let page = agentPages.get(limit);
+  if (!page) {
+    page = prepare((db, p) =>
+      db
+        .selectFrom("agents")
+        .selectAll()
+        .where("org_id", "=", p(0))
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc")
+        .limit(limit)
+        .offset(p(1)),
+    );
+    // Page sizes are bounded by the API (1–100); the bound keeps an unexpected caller from growing this.
+    if (agentPages.size < 100) agentPages.set(limit, page);
+  }
+  return page;
+}
 
 /** Which of `agentIds` are agents of the org. */
 export async function existingAgentIds(db: Executor, orgId: string, agentIds: readonly string[]): Promise<Set<string>> {
   if (agentIds.length === 0) return new Set();
-  const rows = await db.selectFrom("agents").select("id").where("org_id", "=", orgId).where("id", "in", [...agentIds]).execute();
+  const rows = await db
+    .selectFrom("agents")
+    .select("id")
+    .where("org_id", "=", orgId)
+    .where("id", "in", [...agentIds])
+    .execute();
   return new Set(rows.map((r) => r.id));
 }
 
@@ -36,7 +60,7 @@ export async function listAgents(
   }
   const rows = options.agentIds
     ? await base.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(options.limit).offset(options.offset).execute()
-    : await agentPage.rows(db, [orgId, options.limit, options.offset]);
+    : await agentPage(options.limit).rows(db, [orgId, options.offset]);
   // A page that is not full is the last one: the total is known without counting (most orgs
   // have fewer agents than a page holds). An empty page past the first says nothing: count.
   if (rows.length < options.limit && (rows.length > 0 || options.offset === 0)) return { rows, total: options.offset + rows.length };
@@ -66,7 +90,18 @@ export function insertAgentWithinLimit(db: Kysely<Database>, agent: AgentsTable,
 
 /** The columns a PATCH may change. */
 export type AgentChanges = Partial<
-  Pick<AgentsTable, "name" | "description" | "system_prompt" | "model" | "temperature" | "max_iterations" | "enabled_tools" | "metadata" | "approval_required">
+  Pick<
+    AgentsTable,
+    | "name"
+    | "description"
+    | "system_prompt"
+    | "model"
+    | "temperature"
+    | "max_iterations"
+    | "enabled_tools"
+    | "metadata"
+    | "approval_required"
+  >
 >;
 
 /** Applies a partial update and returns the row after it; undefined when the org has no such agent. */
