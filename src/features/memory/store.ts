@@ -160,7 +160,9 @@ const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof S
  * Rows of `table` for this agent containing a word that starts with any term (with `all`: every
  * term), newest first, at most `limit`. SQLite walks the FTS5 index in rowid order (insertion order, which is time order
  * for memory that is only ever appended or replaced) and stops at `limit`; PostgreSQL uses the GIN
- * index. Every row is also checked against org and agent in its own table.
+ * index. Every row is also checked against org and agent in its own table. The limit is written
+ * into the SQL: SQLite compiles a statement with a bound LIMIT again at every execution
+ * (src/db/inline-limits.ts), and an FTS5 query is among the dearest to compile.
  */
 async function matchingRows(
   db: Kysely<Database>,
@@ -178,7 +180,7 @@ async function matchingRows(
       select m.id, ${conversation} as conversation_id, m.content, m.created_at
       from ${fts} f join ${sql.id(table)} m on m.rowid = f.rowid
       where ${fts} match ${fts5Query(agentId, terms, all)} and m.org_id = ${orgId} and m.agent_id = ${agentId}
-      order by f.rowid desc limit ${limit}`.execute(db);
+      order by f.rowid desc limit ${sql.lit(Math.max(0, Math.floor(limit)))}`.execute(db);
     return rows;
   }
   const window =
@@ -189,7 +191,7 @@ async function matchingRows(
     select m.id, ${conversation} as conversation_id, m.content, m.created_at
     from ${sql.id(table)} m
     where m.org_id = ${orgId} and m.agent_id = ${agentId} ${window} and ${containsTerms(terms, all)}
-    order by m.created_at desc, m.id desc limit ${limit}`.execute(db);
+    order by m.created_at desc, m.id desc limit ${sql.lit(Math.max(0, Math.floor(limit)))}`.execute(db);
   return rows;
 }
 
