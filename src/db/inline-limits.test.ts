@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "./index";
 import { prepare } from "./prepared";
@@ -20,8 +21,8 @@ describe("LIMIT on SQLite", () => {
 
   it("answers as before: the literal limit limits", async () => {
     const rows = await db.kysely
-      .selectNoFrom((eb) => eb.lit(1).as("n"))
-      .unionAll(db.kysely.selectNoFrom((eb) => eb.lit(2).as("n")))
+      .selectNoFrom(sql<number>`1`.as("n"))
+      .unionAll(db.kysely.selectNoFrom(sql<number>`2`.as("n")))
       .limit(1)
       .execute();
     expect(rows).toHaveLength(1);
