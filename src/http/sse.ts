@@ -79,9 +79,31 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
     waiting = [];
     for (const resolve of resolvers) resolve();
   };
+  /**
+   * What was written since the last flush. Every chunk handed to the response becomes a socket
+   * write (a system call and a chunked-encoding frame), and a run sends its events in bursts (a
+   * fast model's whole answer, a tool's start and end): everything written in one turn of the
+   * event loop goes out as one chunk, at the end of that turn (setImmediate).
+   */
+  let pending = "";
+  let flushing: NodeJS.Immediate | null = null;
+  const flush = () => {
+    flushing = null;
+    if (closed || !pending) return;
+    const text = pending;
+    pending = "";
+    try {
+      controller.enqueue(encoder.encode(text));
+    } catch {
+      end("gone");
+    }
+  };
   const end = (reason: "done" | "gone") => {
     if (closed) return;
+    if (reason === "done") flush();
     closed = true;
+    pending = "";
+    if (flushing) clearImmediate(flushing);
     clearInterval(ping);
     if (reason === "done") {
       try {
@@ -94,12 +116,11 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
   const write = (text: string) => {
     if (closed) return;
     lastWrite = Date.now();
-    try {
-      controller.enqueue(encoder.encode(text));
-    } catch {
-      end("gone");
-    }
+    pending += text;
+    flushing ??= setImmediate(flush);
   };
+  /** Room left before the client must take something (what waits for the next flush counts). */
+  const room = () => (controller.desiredSize ?? 0) - pending.length;
 
   const readable = new ReadableStream<Uint8Array>(
     {
@@ -120,7 +141,7 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
   const ping = setInterval(
     () => {
       if (closed) return;
-      if ((controller.desiredSize ?? 0) <= 0 && Date.now() - lastPull > stallMs) {
+      if (room() <= 0 && Date.now() - lastPull > stallMs) {
         // The client takes nothing: drop it rather than buffer for it without end.
         try {
           controller.error(new Error("client stalled"));
@@ -137,8 +158,7 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
   const stream: SseStream = {
     send: (event) => write(formatSse(event)),
     comment: (text) => write(`: ${text}\n\n`),
-    drained: () =>
-      closed || (controller.desiredSize ?? 0) > 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve)),
+    drained: () => (closed || room() > 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
     signal: abort.signal,
     get closed() {
       return closed;
