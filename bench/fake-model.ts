@@ -10,9 +10,21 @@ import { startFakeAnthropic } from "../test/fakes/anthropic";
 const slowDeltaMs = Number(process.env.BENCH_SLOW_DELTA_MS ?? 500);
 const slowSeconds = Number(process.env.BENCH_SLOW_SECONDS ?? 30);
 const streamFrameMs = Number(process.env.BENCH_STREAM_FRAME_MS ?? 40);
+/**
+ * The user's own words in the last message: its last text block. The gateway sends the memory it
+ * matched (HISTORY entries of earlier runs, which quote their messages) as a text block before
+ * them; read along, one "[stream]" run would turn every later run of the agent into a streamed one.
+ */
+function ownText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  const texts = content.filter((b) => b?.type === "text");
+  return String(texts.at(-1)?.text ?? "");
+}
+
 const fake = await startFakeAnthropic();
 fake.setFallback((body) => {
-  const last = JSON.stringify(body?.messages?.at(-1)?.content ?? "");
+  const last = ownText(body?.messages?.at(-1)?.content);
   if (last.includes("[slow]")) {
     const chunks = Math.max(1, Math.round((slowSeconds * 1000) / slowDeltaMs) - 4);
     return { text: "x".repeat(chunks * 4), textChunks: chunks, delayMs: slowDeltaMs };
