@@ -49,7 +49,7 @@ const MAX_CANDIDATE_ROWS = 1000;
 /** A run's context needs a handful of entries; fewer candidates keep every run cheap. */
 const MAX_CONTEXT_CANDIDATES = 200;
 /**
- * How far PostgreSQL's shortcut (matchingHistory) reads, per entry asked for: a walk costs about
+ * How far PostgreSQL's shortcut (fullMatchesFirst) reads, per entry asked for: a walk costs about
  * the rows it reads, and a few times `limit` is still far fewer than the full ranking's walk.
  */
 const P_ROWS_PER_LIMIT = 4;
@@ -79,7 +79,7 @@ function newerFirst(a: MemoryRow, b: MemoryRow): number {
  * with recent rows and push out an older row that matches the whole question. `knownAll` is the
  * complete set of rows matching every term when the caller has already read it (it then found
  * fewer than it asked for), which saves reading it again; `anyDecides` tells from the rows
- * matching any term that the others cannot change the caller's answer (see matchingHistory).
+ * matching any term that the others cannot change the caller's answer (see rankHistory).
  */
 async function candidateRows(
   db: Kysely<Database>,
@@ -188,9 +188,26 @@ export async function rebuildMemoryIndex(db: Kysely<Database>, table: "memory_no
 const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
 
 /**
+ * Runs reads of HISTORY so that PostgreSQL walks migration 0016's index newest first and stops at
+ * the LIMIT, whatever its statistics say. Without statistics (a table filled in bulk and not yet
+ * analyzed) the planner takes one agent for a handful of rows and prefers reading all of them
+ * through a bitmap and sorting: 120 to 250 ms at 100,000 entries, against 1 to 2 ms for the walk.
+ * `enable_sort = off` leaves it the walk (it still sorts when nothing else can answer), for this
+ * transaction only. Inside a caller's transaction, the reads run as they are: a setting there would
+ * outlive them. SQLite's reads are planned by the FTS5 index and need nothing.
+ */
+function newestFirst<T>(db: Kysely<Database>, read: (q: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (isSqlite(db) || db.isTransaction) return read(db);
+  return db.transaction().execute(async (trx) => {
+    await sql`set local enable_sort = off`.execute(trx);
+    return read(trx);
+  });
+}
+
+/**
  * Rows of `table` for this agent containing a word that starts with any term (with `all`: every
- * term), newest first (newerFirst), at most `limit`; with `from`, only that row and newer ones.
- * SQLite walks the FTS5 index in rowid order and stops at `limit`.
+ * term), newest first (newerFirst), at most `limit`; with `from` (PostgreSQL), only that row and
+ * newer ones. SQLite walks the FTS5 index in rowid order and stops at `limit`.
  * PostgreSQL walks the agent's rows newest first (migration 0016's index), keeps the first
  * PG_HISTORY_SEARCH_WINDOW of HISTORY, and stops at `limit` matches; `from` bounds the walk in
  * the index, and the newest PG_HISTORY_SEARCH_WINDOW rows no older than `from` are exactly the
@@ -211,6 +228,7 @@ async function matchingRows(
   const { all = false, from } = options;
   const max = sql.lit(Math.max(0, Math.floor(limit)));
   if (isSqlite(db)) {
+    if (from) throw new Error("matchingRows: `from` is for PostgreSQL (see rankHistory)");
     const fts = sql.id(`${table}_fts`);
     const conversation = table === "memory_history" ? sql`m.conversation_id` : sql`null`;
     const { rows } = await sql<MemoryRow>`
@@ -218,11 +236,7 @@ async function matchingRows(
       from ${fts} f join ${sql.id(table)} m on m.rowid = f.rowid
       where ${fts} match ${fts5Query(agentId, terms, all)} and m.org_id = ${orgId} and m.agent_id = ${agentId}
       order by f.rowid desc limit ${max}`.execute(db);
-    // `from` is applied to the rows read, not given to FTS5: with a rowid range it reads whole
-    // postings lists (measured 7.6 ms at 100,000 entries, against 0.35 ms without the range) and
-    // the planner turns the join around. The rows from `from` on are a prefix of the rows read in
-    // this order, so the first `limit` of them are the rows read that pass.
-    return from ? rows.filter((r) => (r.seq as number) >= (from.seq as number)) : rows;
+    return rows;
   }
   const bound = from ? sql`and (m.created_at, m.id collate "C") >= (${from.created_at}, ${from.id})` : sql``;
   if (table === "memory_history") {
@@ -323,17 +337,18 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
 
   /** History rows containing any term, newest first, capped (options: see candidateRows). */
   const candidateHistory = async (
+    q: Kysely<Database>,
     terms: string[],
     limit: number,
     options?: Parameters<typeof candidateRows>[6],
-  ): Promise<MemoryHistoryEntry[]> => (await candidateRows(db, "memory_history", orgId, agentId, terms, limit, options)).map(historyEntry);
+  ): Promise<MemoryHistoryEntry[]> => (await candidateRows(q, "memory_history", orgId, agentId, terms, limit, options)).map(historyEntry);
 
   /** The first `limit` rows that contain every term (the highest score), in the order given. */
   const fullScores = (rows: MemoryRow[], terms: string[], limit: number) =>
     rows.filter((r) => termsMatched(r.content, terms) === terms.length).slice(0, limit);
 
   /**
-   * PostgreSQL's shortcut for two or more terms (see matchingHistory for why its answer is the
+   * PostgreSQL's shortcut for two or more terms (see rankHistory for why its answer is the
    * full ranking's): P = the rows matching any term from the oldest of E on, at most
    * P_ROWS_PER_LIMIT × `limit` of them, where E = the newest `limit` rows matching every term. When
    * all of E pass the substring check, P holds at least `limit` rows scoring every term unless it
@@ -345,20 +360,71 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
    * read it again.
    */
   const fullMatchesFirst = async (
+    q: Kysely<Database>,
     terms: string[],
     limit: number,
     complete: { all?: MemoryRow[] },
   ): Promise<MemoryHistoryEntry[] | null> => {
-    const every = await matchingRows(db, "memory_history", orgId, agentId, terms, limit, { all: true });
+    const every = await matchingRows(q, "memory_history", orgId, agentId, terms, limit, { all: true });
     if (every.length < limit) {
       complete.all = every;
       return null;
     }
     if (fullScores(every, terms, limit).length < limit) return null;
     const rows = Math.min(MAX_CONTEXT_CANDIDATES, P_ROWS_PER_LIMIT * limit);
-    const newer = await matchingRows(db, "memory_history", orgId, agentId, terms, rows, { from: every[every.length - 1] });
+    const newer = await matchingRows(q, "memory_history", orgId, agentId, terms, rows, { from: every[every.length - 1] });
     const best = fullScores(newer, terms, limit);
     return best.length === limit ? best.map(historyEntry) : null;
+  };
+
+  /** matchingHistory's ranking, its reads through `q`. */
+  const rankHistory = async (q: Kysely<Database>, terms: string[], limit: number): Promise<MemoryHistoryEntry[]> => {
+    const shortcuts = !options.fullRanking && limit > 0 && limit < MAX_CONTEXT_CANDIDATES;
+    if (terms.length === 1 && shortcuts) {
+      // One term: every entry that matches scores the same, so the ranking below is recency
+      // alone and its answer is the newest `limit` matching entries. Reading those first gives
+      // the same answer without fetching and ranking MAX_CONTEXT_CANDIDATES rows (the largest
+      // statement of a run with a one-word message). Should a candidate fail the substring check
+      // below (the index and it disagreeing on a word), the full ranking decides instead.
+      const newest = await candidateHistory(q, terms, limit);
+      const matching = newest.filter((entry) => termsMatched(entry.content, terms) > 0);
+      if (matching.length === newest.length || newest.length < limit) return matching;
+    }
+    // Two or more terms. The full ranking's candidates are C = the newest MAX_CONTEXT_CANDIDATES
+    // rows matching any term (S, in newerFirst order) and, when that set is full, the newest
+    // MAX_CONTEXT_CANDIDATES matching every term; C ⊆ S. Its answer: the first `limit` rows of C
+    // by score (distinct terms contained), then newerFirst. Both shortcuts rest on one fact:
+    //   Let P be a prefix of S no longer than MAX_CONTEXT_CANDIDATES. If P holds `limit` rows
+    //   that contain every term, the first `limit` of them are the answer.
+    // Because: P lies within the newest MAX_CONTEXT_CANDIDATES rows of S, which are in C when
+    // that set is full, and C is all of S when it is not; so P ⊆ C ⊆ S, and P is a prefix of C.
+    // No score exceeds the number of terms, so with `limit` rows of C scoring that the answer is
+    // the first `limit` rows of C scoring it, in newerFirst order; P being a prefix of C, those
+    // are the first `limit` rows of P scoring it. Ties are no exception: newerFirst is a total
+    // order (rowid; created_at then a unique id), the same in the SQL and in the merge. The
+    // score is always the substring check, never the index's word: a row the index matches by
+    // its first FTS5_PREFIX_MAX characters (`deployment` as `deploy*`) but that does not contain
+    // the term does not count, and a row containing a term inside a word (`redeploy`), which the
+    // index matches only through another term, counts as the full ranking counts it.
+    //
+    // So the full ranking reads the every-term set only when the any-term set (a prefix of S)
+    // holds fewer than `limit` rows scoring every term. On PostgreSQL a short walk finds a
+    // smaller such prefix first (fullMatchesFirst). On SQLite a full-text query costs about as
+    // much for 5 rows as for 200 (its fixed cost dominates: 0.35 against 0.7 ms at 100,000
+    // entries), and a rowid range makes FTS5 read whole postings lists (7.6 ms), so there the
+    // any-term set is read at once: one query where the full ranking took two, and never more.
+    const complete: { all?: MemoryRow[] } = {};
+    if (terms.length > 1 && shortcuts && !isSqlite(q)) {
+      const found = await fullMatchesFirst(q, terms, limit, complete);
+      if (found) return found;
+    }
+    const anyDecides = shortcuts ? (any: MemoryRow[]) => fullScores(any, terms, limit).length === limit : undefined;
+    const ranked = (await candidateHistory(q, terms, MAX_CONTEXT_CANDIDATES, { knownAll: complete.all, anyDecides }))
+      .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
+      .filter((r) => r.score > 0);
+    // Candidates arrive newest first, so `order` breaks score ties by recency.
+    ranked.sort((a, b) => b.score - a.score || a.order - b.order);
+    return ranked.slice(0, Math.max(0, limit)).map((r) => r.entry);
   };
 
   return {
@@ -389,7 +455,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
       const noteRows = await candidateRows(db, "memory_notes", orgId, agentId, terms, MAX_CANDIDATE_ROWS);
       const sources = [
         ...noteRows.map((r) => ({ source: "note", content: r.content, createdAt: Number(r.created_at) })),
-        ...(await candidateHistory(terms, MAX_CANDIDATE_ROWS)).map((h) => ({
+        ...(await newestFirst(db, (q) => candidateHistory(q, terms, MAX_CANDIDATE_ROWS))).map((h) => ({
           source: "history",
           content: h.content,
           createdAt: h.createdAt,
@@ -415,51 +481,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     async matchingHistory(text, limit = 5) {
       const terms = searchTerms(text);
       if (terms.length === 0) return [];
-      const shortcuts = !options.fullRanking && limit > 0 && limit < MAX_CONTEXT_CANDIDATES;
-      if (terms.length === 1 && shortcuts) {
-        // One term: every entry that matches scores the same, so the ranking below is recency
-        // alone and its answer is the newest `limit` matching entries. Reading those first gives
-        // the same answer without fetching and ranking MAX_CONTEXT_CANDIDATES rows (the largest
-        // statement of a run with a one-word message). Should a candidate fail the substring check
-        // below (the index and it disagreeing on a word), the full ranking decides instead.
-        const newest = await candidateHistory(terms, limit);
-        const matching = newest.filter((entry) => termsMatched(entry.content, terms) > 0);
-        if (matching.length === newest.length || newest.length < limit) return matching;
-      }
-      // Two or more terms. The full ranking's candidates are C = the newest MAX_CONTEXT_CANDIDATES
-      // rows matching any term (S, in newerFirst order) and, when that set is full, the newest
-      // MAX_CONTEXT_CANDIDATES matching every term; C ⊆ S. Its answer: the first `limit` rows of C
-      // by score (distinct terms contained), then newerFirst. Both shortcuts rest on one fact:
-      //   Let P be a prefix of S no longer than MAX_CONTEXT_CANDIDATES. If P holds `limit` rows
-      //   that contain every term, the first `limit` of them are the answer.
-      // Because: P lies within the newest MAX_CONTEXT_CANDIDATES rows of S, which are in C when
-      // that set is full, and C is all of S when it is not; so P ⊆ C ⊆ S, and P is a prefix of C.
-      // No score exceeds the number of terms, so with `limit` rows of C scoring that the answer is
-      // the first `limit` rows of C scoring it, in newerFirst order; P being a prefix of C, those
-      // are the first `limit` rows of P scoring it. Ties are no exception: newerFirst is a total
-      // order (rowid; created_at then a unique id), the same in the SQL and in the merge. The
-      // score is always the substring check, never the index's word: a row the index matches by
-      // its first FTS5_PREFIX_MAX characters (`deployment` as `deploy*`) but that does not contain
-      // the term does not count, and a row containing a term inside a word (`redeploy`), which the
-      // index matches only through another term, counts as the full ranking counts it.
-      //
-      // So the full ranking reads the every-term set only when the any-term set (a prefix of S)
-      // holds fewer than `limit` rows scoring every term. On PostgreSQL a short walk finds a
-      // smaller such prefix first (fullMatchesFirst). On SQLite a full-text query costs about as
-      // much for 5 rows as for 200 (its fixed cost dominates), so there the any-term set is read
-      // at once: one query where the full ranking took two, and never more.
-      const complete: { all?: MemoryRow[] } = {};
-      if (terms.length > 1 && shortcuts && !isSqlite(db)) {
-        const found = await fullMatchesFirst(terms, limit, complete);
-        if (found) return found;
-      }
-      const anyDecides = shortcuts ? (any: MemoryRow[]) => fullScores(any, terms, limit).length === limit : undefined;
-      const ranked = (await candidateHistory(terms, MAX_CONTEXT_CANDIDATES, { knownAll: complete.all, anyDecides }))
-        .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
-        .filter((r) => r.score > 0);
-      // Candidates arrive newest first, so `order` breaks score ties by recency.
-      ranked.sort((a, b) => b.score - a.score || a.order - b.order);
-      return ranked.slice(0, Math.max(0, limit)).map((r) => r.entry);
+      return newestFirst(db, (q) => rankHistory(q, terms, limit));
     },
 
     async appendHistory(conversationId, content) {
