@@ -12,6 +12,7 @@ import * as m0012 from "./0012_approvals";
 import * as m0013 from "./0013_webhooks_schedules";
 import * as m0014 from "./0014_idempotency";
 import * as m0015 from "./0015_fulltext";
+import * as m0016 from "./0016_history_recency";
 import * as m0017 from "./0017_ordered_indexes";
 
 type Dialect = "sqlite" | "postgres";
@@ -34,6 +35,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0013_webhooks_schedules": m0013,
   "0014_idempotency": m0014,
   "0015_fulltext": { up: (db) => m0015.up(db, dialect), down: (db) => m0015.down(db, dialect) },
+  "0016_history_recency": { up: (db) => m0016.up(db, dialect), down: (db) => m0016.down(db, dialect) },
   "0017_ordered_indexes": m0017,
 });
 

@@ -1,14 +1,46 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertAgentRow } from "../../../test/helpers/fixtures";
-import { type Harness, createHarness } from "../../../test/helpers/harness";
+import { type Harness, createHarness, testDatabase } from "../../../test/helpers/harness";
+import { newId } from "../../lib/ids";
 import { MemoryFullError } from "../../runtime/memory";
-import { createMemoryStore, escapeLike, fts5Query, rebuildMemoryIndex, searchTerms } from "./store";
+import { PG_HISTORY_SEARCH_WINDOW, createMemoryStore, escapeLike, fts5Query, rebuildMemoryIndex, searchTerms } from "./store";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20
 
 const insertAgent = (h: Harness, orgId: string) => insertAgentRow(h, orgId, "Memory test");
+
+/** A small seeded generator (mulberry32), so a failing history can be generated again. */
+function random(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] };
+}
+
+/** Inserts HISTORY rows straight into the table, oldest first (rowid order is this order). */
+async function insertHistory(h: Harness, orgId: string, agentId: string, entries: { content: string; createdAt: number }[]) {
+  const rows = entries.map((e, i) => ({
+    id: newId("mem"),
+    org_id: orgId,
+    agent_id: agentId,
+    conversation_id: `conv_${i}`,
+    content: e.content,
+    created_at: e.createdAt,
+  }));
+  for (let i = 0; i < rows.length; i += 500)
+    await h.services.db.kysely
+      .insertInto("memory_history")
+      .values(rows.slice(i, i + 500))
+      .execute();
+  return rows;
+}
 
 /** A clock that the test moves forward a day at a time. */
 function clock(start = T0) {
@@ -156,6 +188,195 @@ describe("memory store", () => {
     expect((await store.matchingHistory("rollout", 3)).map((e) => e.conversationId)).toEqual(["conv_6", "conv_5", "conv_4"]);
     expect((await store.matchingHistory("went", 10)).map((e) => e.conversationId)).toEqual(["conv_5", "conv_3", "conv_1"]);
     expect((await store.matchingHistory("late", 1)).map((e) => e.conversationId)).toEqual(["conv_6"]);
+  });
+
+  it("matchingHistory's shortcuts answer what the full ranking answers, on generated histories and queries", async () => {
+    // Words chosen to make the index and the substring check disagree: `deploys` and `deployed`
+    // match `deployment` by its first 6 characters but do not contain it; `redeploy` and
+    // `prestaging` contain a term inside a word, which the index does not match; a few words are
+    // common, a few rare. Timestamps repeat (ties broken by ids that are random) and sometimes go
+    // backwards; some histories pass MAX_CONTEXT_CANDIDATES matching rows, so the full ranking
+    // also reads its every-term set.
+    const words = [
+      "deploy",
+      "deploys",
+      "deployed",
+      "deployment",
+      "redeploy",
+      "staging",
+      "stage",
+      "prestaging",
+      "acme",
+      "acmes",
+      "invoice",
+      "invoiced",
+      "zephyr",
+      "quasar",
+      "falcon",
+      "pipeline",
+      "report",
+      "weather",
+    ];
+    const queryWords = [
+      "deploy",
+      "deployment",
+      "staging",
+      "stage",
+      "acme",
+      "invoice",
+      "invoiced",
+      "zephyr",
+      "quasar",
+      "falcon",
+      "pipeline",
+      "nothing",
+    ];
+    const db = h.services.db.kysely;
+    let compared = 0;
+    for (let seed = 1; seed <= 14; seed++) {
+      const r = random(seed);
+      const agentId = await insertAgent(h, orgA);
+      const size = [0, 3, 12, 40, 150, 260, 420][seed % 7];
+      // Per history, how often each word appears: some histories are dense in a word, some sparse.
+      const weight = new Map(words.map((w) => [w, r.pick([0.02, 0.1, 0.3, 0.6])]));
+      let t = T0;
+      const entries = Array.from({ length: size }, () => {
+        const picked = words.filter((w) => r.next() < (weight.get(w) as number));
+        t += r.pick([0, 0, 1, 1000, -500]);
+        return { content: `Talked about ${picked.join(" ")} today.`.replace(r.next() < 0.2 ? /a/g : /^$/, "A"), createdAt: t };
+      });
+      await insertHistory(h, orgA, agentId, entries);
+      const fast = createMemoryStore(db, orgA, agentId);
+      const full = createMemoryStore(db, orgA, agentId, { fullRanking: true });
+      for (let q = 0; q < 25; q++) {
+        const terms = Array.from({ length: 1 + r.int(4) }, () => r.pick(queryWords));
+        const limit = r.pick([1, 2, 5, 5, 5, 8]);
+        const message = `What about ${terms.join(", ")}?`;
+        const expected = await full.matchingHistory(message, limit);
+        expect({ seed, message, limit, found: await fast.matchingHistory(message, limit) }).toEqual({
+          seed,
+          message,
+          limit,
+          found: expected,
+        });
+        compared++;
+      }
+    }
+    expect(compared).toBe(14 * 25);
+  });
+
+  it("matchingHistory with several terms: the shortcut's tricky cases", async () => {
+    const db = h.services.db.kysely;
+    // Counts the rows the store reads, to see which path answered.
+    let rowsRead = 0;
+    const counting = db.withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        rowsRead += args.result.rows.length;
+        return args.result;
+      },
+    });
+    const check = async (agentId: string, message: string, limit: number, expected: string[]) => {
+      const full = await createMemoryStore(db, orgA, agentId, { fullRanking: true }).matchingHistory(message, limit);
+      rowsRead = 0;
+      const fast = await createMemoryStore(counting, orgA, agentId).matchingHistory(message, limit);
+      expect(fast).toEqual(full);
+      expect(fast.map((e) => e.content)).toEqual(expected);
+      return rowsRead;
+    };
+    const filler = (n: number, text: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) => ({ content: text(i), createdAt: T0 + i }));
+
+    // Entries that contain every term: the newest `limit` of them are the answer, read without the
+    // full ranking's second set.
+    const plenty = await insertAgent(h, orgA);
+    await insertHistory(
+      h,
+      orgA,
+      plenty,
+      filler(1000, (i) => (i % 2 ? `staging deploy ${i}` : `staging only ${i}`)),
+    );
+    // (PostgreSQL walks a few rows; SQLite reads the newest 200 rows matching any term, and not
+    // the 200 matching every term as well.)
+    const read = await check(plenty, "staging deploy", 3, ["staging deploy 999", "staging deploy 997", "staging deploy 995"]);
+    expect(read).toBeLessThanOrEqual(testDatabase === "postgres" ? 3 + 4 * 3 : 200);
+
+    // A newer entry contains a term inside a word (`redeploy`): the index matches it only by
+    // `staging`, yet it scores every term and is newer than the rows matching every term in the index.
+    const inside = await insertAgent(h, orgA);
+    await insertHistory(h, orgA, inside, [
+      ...filler(300, (i) => `staging deploy ${i}`),
+      { content: "staging redeploy done", createdAt: T0 + 300 },
+      { content: "staging again", createdAt: T0 + 301 },
+    ]);
+    await check(inside, "staging deploy", 3, ["staging redeploy done", "staging deploy 299", "staging deploy 298"]);
+
+    // The newest entries the index matches by `deploy*` do not contain `deployment`: the older
+    // entry that does ranks first, among hundreds of newer matches of some term.
+    const prefix = await insertAgent(h, orgA);
+    await insertHistory(h, orgA, prefix, [
+      { content: "staging deployment planned", createdAt: T0 },
+      ...filler(300, (i) => (i % 2 ? `staging deploys ${i}` : `staging only ${i}`)).map((e) => ({ ...e, createdAt: e.createdAt + 1 })),
+    ]);
+    await check(prefix, "staging deployment", 2, ["staging deployment planned", "staging deploys 299"]);
+    await check(prefix, "staging deployment", 5, [
+      "staging deployment planned",
+      ...[299, 298, 297, 296].map((i) => `staging ${i % 2 ? "deploys" : "only"} ${i}`),
+    ]);
+
+    // A rare term next to a common one: the entries with both are old, thousands newer have the
+    // common one only; too many to read, so the full ranking answers.
+    const rare = await insertAgent(h, orgA);
+    await insertHistory(h, orgA, rare, [
+      { content: "zephyr staging one", createdAt: T0 },
+      { content: "zephyr staging two", createdAt: T0 + 1 },
+      ...filler(2000, (i) => `staging ${i}`),
+    ]);
+    await check(rare, "zephyr staging", 2, ["zephyr staging two", "zephyr staging one"]);
+
+    // Letters beyond ASCII in another case than the message's: the substring check counts them,
+    // and the newest such entry ranks first. (Where PostgreSQL's lower() folds ASCII only, the `C`
+    // locale, `ÜbER` matches none of `über`, `ÜBER`, `Über`, and the entry is found through
+    // `staging` alone, like `redeploy` on SQLite.)
+    const cased = await insertAgent(h, orgA);
+    await insertHistory(h, orgA, cased, [...filler(6, (i) => `über staging ${i}`), { content: "ÜbER staging newest", createdAt: T0 + 6 }]);
+    await check(cased, "über staging", 3, ["ÜbER staging newest", "über staging 5", "über staging 4"]);
+
+    // Equal timestamps everywhere: ties go the same way on both paths, whether the full
+    // ranking's candidates are one set or two merged.
+    const ties = await insertAgent(h, orgA);
+    await insertHistory(h, orgA, ties, [
+      ...filler(250, (i) => (i % 3 ? `acme ${i}` : `acme invoice ${i}`)).map((e) => ({ ...e, createdAt: T0 })),
+      ...filler(10, (i) => `acme invoice late ${i}`).map((e) => ({ ...e, createdAt: T0 })),
+    ]);
+    const tied = (await createMemoryStore(db, orgA, ties, { fullRanking: true }).matchingHistory("acme invoice", 5)).map((e) => e.content);
+    expect(tied).toHaveLength(5);
+    await check(ties, "acme invoice", 5, tied);
+  });
+
+  it("matchingHistory searches the newest PG_HISTORY_SEARCH_WINDOW entries on PostgreSQL, all of them on SQLite, on both paths", async () => {
+    const db = h.services.db.kysely;
+    const agentId = await insertAgent(h, orgA);
+    // The oldest five entries share a timestamp, so the window's edge falls among ties (broken by
+    // the id, byte-wise): on PostgreSQL two of them are in the window.
+    const rows = await insertHistory(h, orgA, agentId, [
+      ...["zephyr staging a", "zephyr staging b", "zephyr staging c", "staging d", "staging e"].map((content) => ({
+        content,
+        createdAt: T0,
+      })),
+      ...Array.from({ length: PG_HISTORY_SEARCH_WINDOW - 2 }, (_, i) => ({ content: `staging ${i}`, createdAt: T0 + 1 + i })),
+    ]);
+    const tied = rows.slice(0, 5);
+    const inWindow = testDatabase === "postgres" ? [...tied].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 2) : [...tied].reverse();
+    const zephyr = inWindow.filter((r) => r.content.startsWith("zephyr")).map((r) => r.content);
+    const newest = Array.from({ length: 5 }, (_, i) => `staging ${PG_HISTORY_SEARCH_WINDOW - 3 - i}`);
+    const expected = [...zephyr, ...newest].slice(0, 5);
+    for (const fullRanking of [false, true]) {
+      const store = createMemoryStore(db, orgA, agentId, { fullRanking });
+      expect((await store.matchingHistory("zephyr staging", 5)).map((e) => e.content)).toEqual(expected);
+      const older = (await store.matchingHistory("zephyr", 5)).map((e) => e.content);
+      expect(older).toEqual(zephyr);
+    }
   });
 
   it("searches all of HISTORY through the full-text index: the oldest entry is found among thousands", async () => {

@@ -31,6 +31,11 @@ export const DEFAULT_MEMORY_LIMITS: Readonly<MemoryLimits> = Object.freeze({
 export interface MemoryStoreOptions extends Partial<MemoryLimits> {
   /** Clock in epoch ms (tests pin it). */
   now?: () => number;
+  /**
+   * matchingHistory ranks the full candidate set on every call, without its shortcuts (tests
+   * compare the shortcuts' answers against it).
+   */
+  fullRanking?: boolean;
 }
 
 /** At most this many terms of a query are used: a long chat message must not become a huge query. */
@@ -43,11 +48,38 @@ const MAX_TERMS = 24;
 const MAX_CANDIDATE_ROWS = 1000;
 /** A run's context needs a handful of entries; fewer candidates keep every run cheap. */
 const MAX_CONTEXT_CANDIDATES = 200;
+/**
+ * How far PostgreSQL's shortcut (fullMatchesFirst) reads, per entry asked for: a walk costs about
+ * the rows it reads, and a few times `limit` is still far fewer than the full ranking's walk.
+ */
+const P_ROWS_PER_LIMIT = 4;
+
+/** A row of NOTES or HISTORY as matchingRows reads it; `seq` is SQLite's rowid (null on PostgreSQL). */
+type MemoryRow = { id: string; conversation_id: string | null; content: string; created_at: number; seq: number | null };
+
+/**
+ * "Newest first", the one order in which matchingRows hands back rows and in which candidate sets
+ * are merged, so that every candidate set is a prefix of the matching rows in the order that ranks
+ * them (matchingHistory's shortcut depends on it). SQLite: the rowid, the order the FTS5 index
+ * walks (insertion order, which is time order for memory that is only appended). PostgreSQL:
+ * created_at, then the id compared as the SQL compares it (`collate "C"`, byte order, which is
+ * this code-unit order for the ASCII ids of newId): the database's own collation could order
+ * `mem_a` and `mem_B` either way. The merge used to sort SQLite's rows by created_at and id too,
+ * so rows with equal created_at (a pinned clock, a bulk import) ranked differently depending on
+ * whether the any-term set was full.
+ */
+function newerFirst(a: MemoryRow, b: MemoryRow): number {
+  if (a.seq !== null && b.seq !== null) return b.seq - a.seq;
+  return Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
 
 /**
  * Candidates for ranking: the newest rows containing every term (they score highest, however old)
  * and the newest rows containing any. Without the first, a common word would fill the candidates
- * with recent rows and push out an older row that matches the whole question.
+ * with recent rows and push out an older row that matches the whole question. `knownAll` is the
+ * complete set of rows matching every term when the caller has already read it (it then found
+ * fewer than it asked for), which saves reading it again; `anyDecides` tells from the rows
+ * matching any term that the others cannot change the caller's answer (see rankHistory).
  */
 async function candidateRows(
   db: Kysely<Database>,
@@ -56,14 +88,13 @@ async function candidateRows(
   agentId: string,
   terms: string[],
   limit: number,
-) {
+  options: { knownAll?: MemoryRow[]; anyDecides?: (any: MemoryRow[]) => boolean } = {},
+): Promise<MemoryRow[]> {
   const any = await matchingRows(db, table, orgId, agentId, terms, limit);
-  if (terms.length < 2 || any.length < limit) return any;
-  const all = await matchingRows(db, table, orgId, agentId, terms, limit, true);
+  if (terms.length < 2 || any.length < limit || options.anyDecides?.(any)) return any;
+  const all = options.knownAll ?? (await matchingRows(db, table, orgId, agentId, terms, limit, { all: true }));
   const seen = new Set(any.map((r) => r.id));
-  return [...any, ...all.filter((r) => !seen.has(r.id))].sort(
-    (a, b) => Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : -1),
-  );
+  return [...any, ...all.filter((r) => !seen.has(r.id))].sort(newerFirst);
 }
 
 const STOPWORDS = new Set(
@@ -157,12 +188,33 @@ export async function rebuildMemoryIndex(db: Kysely<Database>, table: "memory_no
 const isSqlite = (db: Kysely<Database>) => db.getExecutor().adapter instanceof SqliteAdapter;
 
 /**
+ * Runs reads of HISTORY so that PostgreSQL walks migration 0016's index newest first and stops at
+ * the LIMIT, whatever its statistics say. Without statistics (a table filled in bulk and not yet
+ * analyzed) the planner takes one agent for a handful of rows and prefers reading all of them
+ * through a bitmap and sorting: 120 to 250 ms at 100,000 entries, against 1 to 2 ms for the walk.
+ * `enable_sort = off` leaves it the walk (it still sorts when nothing else can answer), for this
+ * transaction only. Inside a caller's transaction, the reads run as they are: a setting there would
+ * outlive them. SQLite's reads are planned by the FTS5 index and need nothing.
+ */
+function newestFirst<T>(db: Kysely<Database>, read: (q: Kysely<Database>) => Promise<T>): Promise<T> {
+  if (isSqlite(db) || db.isTransaction) return read(db);
+  return db.transaction().execute(async (trx) => {
+    await sql`set local enable_sort = off`.execute(trx);
+    return read(trx);
+  });
+}
+
+/**
  * Rows of `table` for this agent containing a word that starts with any term (with `all`: every
- * term), newest first, at most `limit`. SQLite walks the FTS5 index in rowid order (insertion order, which is time order
- * for memory that is only ever appended or replaced) and stops at `limit`; PostgreSQL uses the GIN
- * index. Every row is also checked against org and agent in its own table. The limit is written
- * into the SQL: SQLite compiles a statement with a bound LIMIT again at every execution
- * (src/db/inline-limits.ts), and an FTS5 query is among the dearest to compile.
+ * term), newest first (newerFirst), at most `limit`; with `from` (PostgreSQL), only that row and
+ * newer ones. SQLite walks the FTS5 index in rowid order and stops at `limit`.
+ * PostgreSQL walks the agent's rows newest first (migration 0016's index), keeps the first
+ * PG_HISTORY_SEARCH_WINDOW of HISTORY, and stops at `limit` matches; `from` bounds the walk in
+ * the index, and the newest PG_HISTORY_SEARCH_WINDOW rows no older than `from` are exactly the
+ * window's rows no older than it, so the window keeps its meaning. Every row is also checked
+ * against org and agent in its own table. The limit is written into the SQL: SQLite compiles a
+ * statement with a bound LIMIT again at every execution (src/db/inline-limits.ts), and an FTS5
+ * query is among the dearest to compile.
  */
 async function matchingRows(
   db: Kysely<Database>,
@@ -171,28 +223,49 @@ async function matchingRows(
   agentId: string,
   terms: string[],
   limit: number,
-  all = false,
-): Promise<{ id: string; conversation_id: string | null; content: string; created_at: number }[]> {
-  const conversation = table === "memory_history" ? sql`m.conversation_id` : sql`null`;
+  options: { all?: boolean; from?: MemoryRow } = {},
+): Promise<MemoryRow[]> {
+  const { all = false, from } = options;
+  const max = sql.lit(Math.max(0, Math.floor(limit)));
   if (isSqlite(db)) {
+    if (from) throw new Error("matchingRows: `from` is for PostgreSQL (see rankHistory)");
     const fts = sql.id(`${table}_fts`);
-    const { rows } = await sql<{ id: string; conversation_id: string | null; content: string; created_at: number }>`
-      select m.id, ${conversation} as conversation_id, m.content, m.created_at
+    const conversation = table === "memory_history" ? sql`m.conversation_id` : sql`null`;
+    const { rows } = await sql<MemoryRow>`
+      select m.id, ${conversation} as conversation_id, m.content, m.created_at, f.rowid as seq
       from ${fts} f join ${sql.id(table)} m on m.rowid = f.rowid
       where ${fts} match ${fts5Query(agentId, terms, all)} and m.org_id = ${orgId} and m.agent_id = ${agentId}
-      order by f.rowid desc limit ${sql.lit(Math.max(0, Math.floor(limit)))}`.execute(db);
+      order by f.rowid desc limit ${max}`.execute(db);
     return rows;
   }
-  const window =
-    table === "memory_history"
-      ? sql`and m.created_at >= coalesce((select h.created_at from memory_history h where h.org_id = ${orgId} and h.agent_id = ${agentId} order by h.created_at desc limit 1 offset ${PG_HISTORY_SEARCH_WINDOW - 1}), 0)`
-      : sql``;
-  const { rows } = await sql<{ id: string; conversation_id: string | null; content: string; created_at: number }>`
-    select m.id, ${conversation} as conversation_id, m.content, m.created_at
-    from ${sql.id(table)} m
-    where m.org_id = ${orgId} and m.agent_id = ${agentId} ${window} and ${containsTerms(terms, all)}
-    order by m.created_at desc, m.id desc limit ${sql.lit(Math.max(0, Math.floor(limit)))}`.execute(db);
+  const bound = from ? sql`and (m.created_at, m.id collate "C") >= (${from.created_at}, ${from.id})` : sql``;
+  if (table === "memory_history") {
+    // The window is the newest rows, then the filter: the walk reads at most the window, and
+    // stops as soon as `limit` rows match. (A condition created_at >= the window's oldest
+    // created_at, found by a subquery with an offset, read the window twice and made the planner
+    // sort the agent's matching rows.)
+    const { rows } = await sql<MemoryRow>`
+      select m.id, m.conversation_id, m.content, m.created_at, null as seq
+      from (
+        select m.id, m.conversation_id, m.content, m.created_at from memory_history m
+        where m.org_id = ${orgId} and m.agent_id = ${agentId} ${bound}
+        order by m.created_at desc, m.id collate "C" desc limit ${sql.lit(PG_HISTORY_SEARCH_WINDOW)}
+      ) m
+      where ${containsTerms(terms, all)}
+      order by m.created_at desc, m.id collate "C" desc limit ${max}`.execute(db);
+    return rows;
+  }
+  const { rows } = await sql<MemoryRow>`
+    select m.id, null as conversation_id, m.content, m.created_at, null as seq
+    from memory_notes m
+    where m.org_id = ${orgId} and m.agent_id = ${agentId} ${bound} and ${containsTerms(terms, all)}
+    order by m.created_at desc, m.id collate "C" desc limit ${max}`.execute(db);
   return rows;
+}
+
+/** A HISTORY row as the runtime sees it. */
+function historyEntry(r: MemoryRow): MemoryHistoryEntry {
+  return { id: r.id, conversationId: r.conversation_id, content: r.content, createdAt: Number(r.created_at) };
 }
 
 /** How many distinct terms a text contains (case-insensitive substring match, like the SQL filter). */
@@ -238,7 +311,13 @@ export type SqlMemoryStore = MemoryStore & { readonly limits: Readonly<MemoryLim
 
 // Prepared (src/db/prepared.ts): every run reads NOTES and appends to HISTORY.
 const notesOfAgent = prepare<[string, string], { id: string; content: string; created_at: number }>((db, p) =>
-  db.selectFrom("memory_notes").select(["id", "content", "created_at"]).where("org_id", "=", p(0)).where("agent_id", "=", p(1)).orderBy("created_at", "asc").orderBy("id", "asc"),
+  db
+    .selectFrom("memory_notes")
+    .select(["id", "content", "created_at"])
+    .where("org_id", "=", p(0))
+    .where("agent_id", "=", p(1))
+    .orderBy("created_at", "asc")
+    .orderBy("id", "asc"),
 );
 const insertHistory = preparedInsert("memory_history");
 
@@ -256,14 +335,97 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     return rows.map((r) => ({ id: r.id, content: r.content, createdAt: Number(r.created_at) }));
   };
 
-  /** History rows containing any term, newest first, capped. */
-  const candidateHistory = async (terms: string[], limit: number): Promise<MemoryHistoryEntry[]> =>
-    (await candidateRows(db, "memory_history", orgId, agentId, terms, limit)).map((r) => ({
-      id: r.id,
-      conversationId: r.conversation_id,
-      content: r.content,
-      createdAt: Number(r.created_at),
-    }));
+  /** History rows containing any term, newest first, capped (options: see candidateRows). */
+  const candidateHistory = async (
+    q: Kysely<Database>,
+    terms: string[],
+    limit: number,
+    options?: Parameters<typeof candidateRows>[6],
+  ): Promise<MemoryHistoryEntry[]> => (await candidateRows(q, "memory_history", orgId, agentId, terms, limit, options)).map(historyEntry);
+
+  /** The first `limit` rows that contain every term (the highest score), in the order given. */
+  const fullScores = (rows: MemoryRow[], terms: string[], limit: number) =>
+    rows.filter((r) => termsMatched(r.content, terms) === terms.length).slice(0, limit);
+
+  /**
+   * PostgreSQL's shortcut for two or more terms (see rankHistory for why its answer is the
+   * full ranking's): P = the rows matching any term from the oldest of E on, at most
+   * P_ROWS_PER_LIMIT × `limit` of them, where E = the newest `limit` rows matching every term. When
+   * all of E pass the substring check, P holds at least `limit` rows scoring every term unless it
+   * was cut short, so P is read only as far as it needs: a walk of a few rows in the index, where
+   * the full ranking's walk reads rows until it has MAX_CONTEXT_CANDIDATES matches of each kind
+   * (or the whole window). Null when E is short, a row of E fails the check, or P is cut short
+   * (a common term next to a rare one): then the full ranking decides. When E is short it is every
+   * row matching every term, and `complete.all` hands it to the full ranking, which then does not
+   * read it again.
+   */
+  const fullMatchesFirst = async (
+    q: Kysely<Database>,
+    terms: string[],
+    limit: number,
+    complete: { all?: MemoryRow[] },
+  ): Promise<MemoryHistoryEntry[] | null> => {
+    const every = await matchingRows(q, "memory_history", orgId, agentId, terms, limit, { all: true });
+    if (every.length < limit) {
+      complete.all = every;
+      return null;
+    }
+    if (fullScores(every, terms, limit).length < limit) return null;
+    const rows = Math.min(MAX_CONTEXT_CANDIDATES, P_ROWS_PER_LIMIT * limit);
+    const newer = await matchingRows(q, "memory_history", orgId, agentId, terms, rows, { from: every[every.length - 1] });
+    const best = fullScores(newer, terms, limit);
+    return best.length === limit ? best.map(historyEntry) : null;
+  };
+
+  /** matchingHistory's ranking, its reads through `q`. */
+  const rankHistory = async (q: Kysely<Database>, terms: string[], limit: number): Promise<MemoryHistoryEntry[]> => {
+    const shortcuts = !options.fullRanking && limit > 0 && limit < MAX_CONTEXT_CANDIDATES;
+    if (terms.length === 1 && shortcuts) {
+      // One term: every entry that matches scores the same, so the ranking below is recency
+      // alone and its answer is the newest `limit` matching entries. Reading those first gives
+      // the same answer without fetching and ranking MAX_CONTEXT_CANDIDATES rows (the largest
+      // statement of a run with a one-word message). Should a candidate fail the substring check
+      // below (the index and it disagreeing on a word), the full ranking decides instead.
+      const newest = await candidateHistory(q, terms, limit);
+      const matching = newest.filter((entry) => termsMatched(entry.content, terms) > 0);
+      if (matching.length === newest.length || newest.length < limit) return matching;
+    }
+    // Two or more terms. The full ranking's candidates are C = the newest MAX_CONTEXT_CANDIDATES
+    // rows matching any term (S, in newerFirst order) and, when that set is full, the newest
+    // MAX_CONTEXT_CANDIDATES matching every term; C ⊆ S. Its answer: the first `limit` rows of C
+    // by score (distinct terms contained), then newerFirst. Both shortcuts rest on one fact:
+    //   Let P be a prefix of S no longer than MAX_CONTEXT_CANDIDATES. If P holds `limit` rows
+    //   that contain every term, the first `limit` of them are the answer.
+    // Because: P lies within the newest MAX_CONTEXT_CANDIDATES rows of S, which are in C when
+    // that set is full, and C is all of S when it is not; so P ⊆ C ⊆ S, and P is a prefix of C.
+    // No score exceeds the number of terms, so with `limit` rows of C scoring that the answer is
+    // the first `limit` rows of C scoring it, in newerFirst order; P being a prefix of C, those
+    // are the first `limit` rows of P scoring it. Ties are no exception: newerFirst is a total
+    // order (rowid; created_at then a unique id), the same in the SQL and in the merge. The
+    // score is always the substring check, never the index's word: a row the index matches by
+    // its first FTS5_PREFIX_MAX characters (`deployment` as `deploy*`) but that does not contain
+    // the term does not count, and a row containing a term inside a word (`redeploy`), which the
+    // index matches only through another term, counts as the full ranking counts it.
+    //
+    // So the full ranking reads the every-term set only when the any-term set (a prefix of S)
+    // holds fewer than `limit` rows scoring every term. On PostgreSQL a short walk finds a
+    // smaller such prefix first (fullMatchesFirst). On SQLite a full-text query costs about as
+    // much for 5 rows as for 200 (its fixed cost dominates: 0.35 against 0.7 ms at 100,000
+    // entries), and a rowid range makes FTS5 read whole postings lists (7.6 ms), so there the
+    // any-term set is read at once: one query where the full ranking took two, and never more.
+    const complete: { all?: MemoryRow[] } = {};
+    if (terms.length > 1 && shortcuts && !isSqlite(q)) {
+      const found = await fullMatchesFirst(q, terms, limit, complete);
+      if (found) return found;
+    }
+    const anyDecides = shortcuts ? (any: MemoryRow[]) => fullScores(any, terms, limit).length === limit : undefined;
+    const ranked = (await candidateHistory(q, terms, MAX_CONTEXT_CANDIDATES, { knownAll: complete.all, anyDecides }))
+      .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
+      .filter((r) => r.score > 0);
+    // Candidates arrive newest first, so `order` breaks score ties by recency.
+    ranked.sort((a, b) => b.score - a.score || a.order - b.order);
+    return ranked.slice(0, Math.max(0, limit)).map((r) => r.entry);
+  };
 
   return {
     limits: Object.freeze({ ...limits }),
@@ -293,7 +455,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
       const noteRows = await candidateRows(db, "memory_notes", orgId, agentId, terms, MAX_CANDIDATE_ROWS);
       const sources = [
         ...noteRows.map((r) => ({ source: "note", content: r.content, createdAt: Number(r.created_at) })),
-        ...(await candidateHistory(terms, MAX_CANDIDATE_ROWS)).map((h) => ({
+        ...(await newestFirst(db, (q) => candidateHistory(q, terms, MAX_CANDIDATE_ROWS))).map((h) => ({
           source: "history",
           content: h.content,
           createdAt: h.createdAt,
@@ -319,29 +481,21 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     async matchingHistory(text, limit = 5) {
       const terms = searchTerms(text);
       if (terms.length === 0) return [];
-      if (terms.length === 1 && limit > 0 && limit < MAX_CONTEXT_CANDIDATES) {
-        // One term: every entry that matches scores the same, so the ranking below is recency
-        // alone and its answer is the newest `limit` matching entries. Reading those first gives
-        // the same answer without fetching and ranking MAX_CONTEXT_CANDIDATES rows (the largest
-        // statement of a run with a one-word message). Should a candidate fail the substring check
-        // below (the index and it disagreeing on a word), the full ranking decides instead.
-        const newest = await candidateHistory(terms, limit);
-        const matching = newest.filter((entry) => termsMatched(entry.content, terms) > 0);
-        if (matching.length === newest.length || newest.length < limit) return matching;
-      }
-      const ranked = (await candidateHistory(terms, MAX_CONTEXT_CANDIDATES))
-        .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
-        .filter((r) => r.score > 0);
-      // Candidates arrive newest first, so `order` breaks score ties by recency.
-      ranked.sort((a, b) => b.score - a.score || a.order - b.order);
-      return ranked.slice(0, Math.max(0, limit)).map((r) => r.entry);
+      return newestFirst(db, (q) => rankHistory(q, terms, limit));
     },
 
     async appendHistory(conversationId, content) {
       const text = content.trim();
       // An empty summary carries nothing worth finding later.
       if (!text) return;
-      await insertHistory(db, { id: newId("mem"), org_id: orgId, agent_id: agentId, conversation_id: conversationId, content: text, created_at: now() });
+      await insertHistory(db, {
+        id: newId("mem"),
+        org_id: orgId,
+        agent_id: agentId,
+        conversation_id: conversationId,
+        content: text,
+        created_at: now(),
+      });
     },
   };
 }
