@@ -48,11 +48,6 @@ const MAX_TERMS = 24;
 const MAX_CANDIDATE_ROWS = 1000;
 /** A run's context needs a handful of entries; fewer candidates keep every run cheap. */
 const MAX_CONTEXT_CANDIDATES = 200;
-/**
- * How far PostgreSQL's shortcut (fullMatchesFirst) reads, per entry asked for: a walk costs about
- * the rows it reads, and a few times `limit` is still far fewer than the full ranking's walk.
- */
-const P_ROWS_PER_LIMIT = 4;
 
 /** A row of NOTES or HISTORY as matchingRows reads it; `seq` is SQLite's rowid (null on PostgreSQL). */
 type MemoryRow = { id: string; conversation_id: string | null; content: string; created_at: number; seq: number | null };
@@ -76,10 +71,9 @@ function newerFirst(a: MemoryRow, b: MemoryRow): number {
 /**
  * Candidates for ranking: the newest rows containing every term (they score highest, however old)
  * and the newest rows containing any. Without the first, a common word would fill the candidates
- * with recent rows and push out an older row that matches the whole question. `knownAll` is the
- * complete set of rows matching every term when the caller has already read it (it then found
- * fewer than it asked for), which saves reading it again; `anyDecides` tells from the rows
- * matching any term that the others cannot change the caller's answer (see rankHistory).
+ * with recent rows and push out an older row that matches the whole question. `anyDecides` tells
+ * from the rows matching any term that the others cannot change the caller's answer (see
+ * rankHistory).
  */
 async function candidateRows(
   db: Kysely<Database>,
@@ -88,11 +82,11 @@ async function candidateRows(
   agentId: string,
   terms: string[],
   limit: number,
-  options: { knownAll?: MemoryRow[]; anyDecides?: (any: MemoryRow[]) => boolean } = {},
+  options: { anyDecides?: (any: MemoryRow[]) => boolean } = {},
 ): Promise<MemoryRow[]> {
   const any = await matchingRows(db, table, orgId, agentId, terms, limit);
   if (terms.length < 2 || any.length < limit || options.anyDecides?.(any)) return any;
-  const all = options.knownAll ?? (await matchingRows(db, table, orgId, agentId, terms, limit, { all: true }));
+  const all = await matchingRows(db, table, orgId, agentId, terms, limit, true);
   const seen = new Set(any.map((r) => r.id));
   return [...any, ...all.filter((r) => !seen.has(r.id))].sort(newerFirst);
 }
@@ -206,12 +200,10 @@ function newestFirst<T>(db: Kysely<Database>, read: (q: Kysely<Database>) => Pro
 
 /**
  * Rows of `table` for this agent containing a word that starts with any term (with `all`: every
- * term), newest first (newerFirst), at most `limit`; with `from` (PostgreSQL), only that row and
- * newer ones. SQLite walks the FTS5 index in rowid order and stops at `limit`.
+ * term), newest first (newerFirst), at most `limit`. SQLite walks the FTS5 index in rowid order
+ * and stops at `limit`.
  * PostgreSQL walks the agent's rows newest first (migration 0016's index), keeps the first
- * PG_HISTORY_SEARCH_WINDOW of HISTORY, and stops at `limit` matches; `from` bounds the walk in
- * the index, and the newest PG_HISTORY_SEARCH_WINDOW rows no older than `from` are exactly the
- * window's rows no older than it, so the window keeps its meaning. Every row is also checked
+ * PG_HISTORY_SEARCH_WINDOW of HISTORY, and stops at `limit` matches. Every row is also checked
  * against org and agent in its own table. The limit is written into the SQL: SQLite compiles a
  * statement with a bound LIMIT again at every execution (src/db/inline-limits.ts), and an FTS5
  * query is among the dearest to compile.
@@ -223,12 +215,10 @@ async function matchingRows(
   agentId: string,
   terms: string[],
   limit: number,
-  options: { all?: boolean; from?: MemoryRow } = {},
+  all = false,
 ): Promise<MemoryRow[]> {
-  const { all = false, from } = options;
   const max = sql.lit(Math.max(0, Math.floor(limit)));
   if (isSqlite(db)) {
-    if (from) throw new Error("matchingRows: `from` is for PostgreSQL (see rankHistory)");
     const fts = sql.id(`${table}_fts`);
     const conversation = table === "memory_history" ? sql`m.conversation_id` : sql`null`;
     const { rows } = await sql<MemoryRow>`
@@ -238,7 +228,6 @@ async function matchingRows(
       order by f.rowid desc limit ${max}`.execute(db);
     return rows;
   }
-  const bound = from ? sql`and (m.created_at, m.id collate "C") >= (${from.created_at}, ${from.id})` : sql``;
   if (table === "memory_history") {
     // The window is the newest rows, then the filter: the walk reads at most the window, and
     // stops as soon as `limit` rows match. (A condition created_at >= the window's oldest
@@ -248,7 +237,7 @@ async function matchingRows(
       select m.id, m.conversation_id, m.content, m.created_at, null as seq
       from (
         select m.id, m.conversation_id, m.content, m.created_at from memory_history m
-        where m.org_id = ${orgId} and m.agent_id = ${agentId} ${bound}
+        where m.org_id = ${orgId} and m.agent_id = ${agentId}
         order by m.created_at desc, m.id collate "C" desc limit ${sql.lit(PG_HISTORY_SEARCH_WINDOW)}
       ) m
       where ${containsTerms(terms, all)}
@@ -258,7 +247,7 @@ async function matchingRows(
   const { rows } = await sql<MemoryRow>`
     select m.id, null as conversation_id, m.content, m.created_at, null as seq
     from memory_notes m
-    where m.org_id = ${orgId} and m.agent_id = ${agentId} ${bound} and ${containsTerms(terms, all)}
+    where m.org_id = ${orgId} and m.agent_id = ${agentId} and ${containsTerms(terms, all)}
     order by m.created_at desc, m.id collate "C" desc limit ${max}`.execute(db);
   return rows;
 }
@@ -347,36 +336,6 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
   const fullScores = (rows: MemoryRow[], terms: string[], limit: number) =>
     rows.filter((r) => termsMatched(r.content, terms) === terms.length).slice(0, limit);
 
-  /**
-   * PostgreSQL's shortcut for two or more terms (see rankHistory for why its answer is the
-   * full ranking's): P = the rows matching any term from the oldest of E on, at most
-   * P_ROWS_PER_LIMIT × `limit` of them, where E = the newest `limit` rows matching every term. When
-   * all of E pass the substring check, P holds at least `limit` rows scoring every term unless it
-   * was cut short, so P is read only as far as it needs: a walk of a few rows in the index, where
-   * the full ranking's walk reads rows until it has MAX_CONTEXT_CANDIDATES matches of each kind
-   * (or the whole window). Null when E is short, a row of E fails the check, or P is cut short
-   * (a common term next to a rare one): then the full ranking decides. When E is short it is every
-   * row matching every term, and `complete.all` hands it to the full ranking, which then does not
-   * read it again.
-   */
-  const fullMatchesFirst = async (
-    q: Kysely<Database>,
-    terms: string[],
-    limit: number,
-    complete: { all?: MemoryRow[] },
-  ): Promise<MemoryHistoryEntry[] | null> => {
-    const every = await matchingRows(q, "memory_history", orgId, agentId, terms, limit, { all: true });
-    if (every.length < limit) {
-      complete.all = every;
-      return null;
-    }
-    if (fullScores(every, terms, limit).length < limit) return null;
-    const rows = Math.min(MAX_CONTEXT_CANDIDATES, P_ROWS_PER_LIMIT * limit);
-    const newer = await matchingRows(q, "memory_history", orgId, agentId, terms, rows, { from: every[every.length - 1] });
-    const best = fullScores(newer, terms, limit);
-    return best.length === limit ? best.map(historyEntry) : null;
-  };
-
   /** matchingHistory's ranking, its reads through `q`. */
   const rankHistory = async (q: Kysely<Database>, terms: string[], limit: number): Promise<MemoryHistoryEntry[]> => {
     const shortcuts = !options.fullRanking && limit > 0 && limit < MAX_CONTEXT_CANDIDATES;
@@ -393,7 +352,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     // Two or more terms. The full ranking's candidates are C = the newest MAX_CONTEXT_CANDIDATES
     // rows matching any term (S, in newerFirst order) and, when that set is full, the newest
     // MAX_CONTEXT_CANDIDATES matching every term; C ⊆ S. Its answer: the first `limit` rows of C
-    // by score (distinct terms contained), then newerFirst. Both shortcuts rest on one fact:
+    // by score (distinct terms contained), then newerFirst. The shortcut rests on one fact:
     //   Let P be a prefix of S no longer than MAX_CONTEXT_CANDIDATES. If P holds `limit` rows
     //   that contain every term, the first `limit` of them are the answer.
     // Because: P lies within the newest MAX_CONTEXT_CANDIDATES rows of S, which are in C when
@@ -407,19 +366,16 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
     // the term does not count, and a row containing a term inside a word (`redeploy`), which the
     // index matches only through another term, counts as the full ranking counts it.
     //
-    // So the full ranking reads the every-term set only when the any-term set (a prefix of S)
-    // holds fewer than `limit` rows scoring every term. On PostgreSQL a short walk finds a
-    // smaller such prefix first (fullMatchesFirst). On SQLite a full-text query costs about as
-    // much for 5 rows as for 200 (its fixed cost dominates: 0.35 against 0.7 ms at 100,000
-    // entries), and a rowid range makes FTS5 read whole postings lists (7.6 ms), so there the
-    // any-term set is read at once: one query where the full ranking took two, and never more.
-    const complete: { all?: MemoryRow[] } = {};
-    if (terms.length > 1 && shortcuts && !isSqlite(q)) {
-      const found = await fullMatchesFirst(q, terms, limit, complete);
-      if (found) return found;
-    }
+    // So the every-term set is read only when the any-term set (a prefix of S) holds fewer than
+    // `limit` rows scoring every term: one query where the full ranking took two, and never more.
+    // (Reading a shorter prefix first, the newest `limit` rows matching every term and then the
+    // any-term rows from the oldest of them on, was measured too: on SQLite a full-text query
+    // costs about as much for 5 rows as for 200, 0.35 against 0.7 ms at 100,000 entries, and a
+    // rowid range makes FTS5 read whole postings lists; on PostgreSQL it saved a few hundred rows
+    // of walk when the terms are common together and cost a second pass over the window when
+    // they are rare: 2.6/10.8/10.7 ms per call at 0/10,000/100,000 entries, against 1.3/8.5/9.1.)
     const anyDecides = shortcuts ? (any: MemoryRow[]) => fullScores(any, terms, limit).length === limit : undefined;
-    const ranked = (await candidateHistory(q, terms, MAX_CONTEXT_CANDIDATES, { knownAll: complete.all, anyDecides }))
+    const ranked = (await candidateHistory(q, terms, MAX_CONTEXT_CANDIDATES, { anyDecides }))
       .map((entry, order) => ({ entry, order, score: termsMatched(entry.content, terms) }))
       .filter((r) => r.score > 0);
     // Candidates arrive newest first, so `order` breaks score ties by recency.
