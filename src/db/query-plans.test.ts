@@ -22,7 +22,8 @@ describe("the prepared (hot) queries", () => {
       for (const query of queries) {
         const plan = await db.kysely.executeQuery<{ detail: string }>({ ...query, sql: `explain query plan ${query.sql}` });
         const steps = plan.rows.map((r) => r.detail);
-        if (steps.some((step) => /^SCAN |TEMP B-TREE/.test(step))) bad.push(`${query.sql}\n  ${steps.join(" | ")}`);
+        // "SCAN 8-ROW VALUES CLAUSE" is a multi-row insert reading its own VALUES list, not a table.
+        if (steps.some((step) => /^SCAN (?!\d+-ROW VALUES CLAUSE$)|TEMP B-TREE/.test(step))) bad.push(`${query.sql}\n  ${steps.join(" | ")}`);
       }
       expect(bad).toEqual([]);
       // A bound LIMIT makes SQLite compile the statement again at each execution (inline-limits.ts).
