@@ -1,6 +1,7 @@
 import { Agent, request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, createHarness } from "../../test/helpers/harness";
+import { SONNET } from "../../test/security/support";
 
 describe("gateway basics", () => {
   let h: Harness;
@@ -98,6 +99,30 @@ describe("oversized bodies over a kept-alive connection", () => {
       req.end(body);
     });
   }
+
+  it("counts a chunked body as it arrives (it has no Content-Length): over the limit 413, within it parsed as usual", async () => {
+    const server = await h.listen();
+    const account = await h.signup();
+    const { key } = await h.createKey(account);
+    const chunked = (body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          `${server.url}/v1/orgs/${account.orgId}/agents`,
+          { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "transfer-encoding": "chunked" } },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on("error", (error) => ((req as { res?: unknown }).res ? undefined : reject(error)));
+        const half = Math.floor(body.length / 2);
+        req.write(body.slice(0, half));
+        req.end(body.slice(half));
+      });
+    const agent = (systemPrompt: string) => JSON.stringify({ name: "Chunked", systemPrompt, model: SONNET, enabledTools: [] });
+    expect(await chunked(agent("x".repeat(2_200_000)))).toBe(413);
+    expect(await chunked(agent("Be brief."))).toBe(201);
+  });
 
   it("answers before reading a large body with Connection: close, so the client's next request on the agent succeeds", async () => {
     const server = await h.listen();
