@@ -16,6 +16,12 @@
  */
 import type { Context } from "hono";
 
+/**
+ * The reason every stream's signal aborts with when it ends, made once: `abort()` without a
+ * reason builds a new DOMException, whose stack capture cost ~70 µs of every run (CPU profile).
+ */
+const STREAM_ENDED = new DOMException("The stream ended.", "AbortError");
+
 export interface SseEvent {
   /** Sent as the `id:` line (a run event's seq); a client reconnects with it as `Last-Event-ID`. */
   id?: number | string;
@@ -110,7 +116,7 @@ export function sseResponse(c: Context, options: SseOptions, body: (stream: SseS
         controller.close();
       } catch {}
     }
-    abort.abort();
+    abort.abort(STREAM_ENDED);
     wake();
   };
   const write = (text: string) => {

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
+import { prepare } from "../../db/prepared";
 import type { Database, WebhookDeliveriesTable, WebhookEndpointsTable } from "../../db/schema";
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -32,9 +33,14 @@ export function deleteEndpoint(db: Kysely<Database>, orgId: string, id: string):
   });
 }
 
+// Prepared (src/db/prepared.ts): every run's ending reads it.
+const enabledEndpoints = prepare<[string], WebhookEndpointsTable>((db, p) =>
+  db.selectFrom("webhook_endpoints").selectAll().where("org_id", "=", p(0)).where("enabled", "=", 1),
+);
+
 /** The org's enabled endpoints subscribed to `event` (read in the transaction that writes the outbox rows). */
 export async function subscribedEndpoints(db: Executor, orgId: string, event: string): Promise<WebhookEndpointsTable[]> {
-  const rows = await db.selectFrom("webhook_endpoints").selectAll().where("org_id", "=", orgId).where("enabled", "=", 1).execute();
+  const rows = await enabledEndpoints.rows(db, [orgId]);
   return rows.filter((row) => (JSON.parse(row.events) as string[]).includes(event));
 }
 

@@ -133,6 +133,12 @@ export async function* streamWithRetry(
 }
 
 /**
+ * What a call's controller aborts with, made once: `abort()` without a reason builds a new
+ * DOMException (same name), whose stack capture was ~80 µs of every run in a CPU profile.
+ */
+const CALL_ENDED = new DOMException("The model call ended.", "AbortError");
+
+/**
  * Per-call plumbing both providers share: one AbortController that fires when the caller's
  * signal aborts or when the provider goes silent for `idleMs` (the SDK timeouts stop at the
  * response headers, so a stream that hangs mid-way would otherwise never end).
@@ -176,6 +182,6 @@ export class CallGuard {
   close(): void {
     clearTimeout(this.timer);
     this.signal?.removeEventListener("abort", this.onAbort);
-    this.controller.abort();
+    this.controller.abort(CALL_ENDED);
   }
 }
