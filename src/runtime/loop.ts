@@ -60,11 +60,22 @@ export interface ApprovalHooks {
   refusal?: string;
 }
 
-/** Reserves quota before each model call and settles it after (see features/billing/quota). */
+/** Reserves quota before each model call (see features/billing/quota); `onModelCall` settles it. */
 export interface QuotaHooks {
   /** Reserves the call's input and as much output as the plan leaves (at most `maxOutputTokens`), or says why it cannot. */
   reserveCall(inputTokens: number, maxOutputTokens: number): Promise<CallGrant>;
-  settle(reserved: number, actual: number): Promise<void>;
+}
+
+/**
+ * What one model call leaves, reported at once so the caller can record it as one step: the
+ * tokens to settle against its reservation, the run's totals after it, and the assistant message
+ * it added to the conversation (null when a failed call produced no text).
+ */
+export interface ModelCallRecord {
+  reserved: number;
+  usedTokens: number;
+  totals: RunTotals;
+  message: ChatMessage | null;
 }
 
 /** A reservation for one model call: its `max_tokens` is capped by what the plan leaves. */
@@ -122,9 +133,10 @@ export interface RunOptions {
   quota?: QuotaHooks;
   approvals?: ApprovalHooks;
   emit(event: RunEvent): void;
-  /** Persists a message that became part of the conversation (user, assistant, tool results). */
+  /** Persists a message that became part of the conversation (the user's, tool results). */
   onMessage?(message: ChatMessage): Promise<void>;
-  onProgress?(totals: RunTotals): Promise<void>;
+  /** Records a model call: its settlement, the totals and its assistant message, together. */
+  onModelCall?(call: ModelCallRecord): Promise<void>;
   retry?: RetryOptions;
   /** Metrics and traces of the model and tool calls (see runtime/observer). */
   observer?: RunObserver;
@@ -285,24 +297,15 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
     endCall?.({ usage: callUsage, error: failure?.kind ?? null });
     totals.usage = addUsage(totals.usage, callUsage);
     totals.cost += options.costOf(callUsage);
-    await options.quota?.settle(reserved, totalTokens(callUsage));
-    await options.onProgress?.({ ...totals, usage: { ...totals.usage } });
-
+    // A failed call keeps what the user saw, without tool calls that will never get results.
+    const kept = failure ? blocks.filter((b) => b.type === "text") : blocks;
+    const message: ChatMessage | null = failure && kept.length === 0 ? null : { role: "assistant", content: kept };
+    if (message) messages.push(message);
+    await options.onModelCall?.({ reserved, usedTokens: totalTokens(callUsage), totals: { ...totals, usage: { ...totals.usage } }, message });
     if (failure) {
-      // Keep what the user saw; drop tool calls that will never get results.
-      const kept = blocks.filter((b) => b.type === "text");
-      if (kept.length) {
-        const partial: ChatMessage = { role: "assistant", content: kept };
-        messages.push(partial);
-        await options.onMessage?.(partial);
-      }
       if (signal.aborted) return finish("cancelled");
       return finish("error", { type: errorTypeOf(failure), message: describeProviderError(failure) });
     }
-
-    const assistant: ChatMessage = { role: "assistant", content: blocks };
-    messages.push(assistant);
-    await options.onMessage?.(assistant);
     if (calls.length === 0) return finish("end_turn");
 
     const turn = await runToolCalls(calls, toolsByName, options, totals, new Map(), new Set());

@@ -1,12 +1,14 @@
-import { sql } from "kysely";
+import { type Kysely, type Transaction, sql } from "kysely";
 import type { Db } from "../../db";
-import type { OrgsTable } from "../../db/schema";
+import type { Database, OrgsTable } from "../../db/schema";
 import type { CallGrant } from "../../runtime/loop";
 import { errors } from "../../http/errors";
 import { findOrg } from "../orgs/repository";
 import { currentPeriod, effectivePlan } from "./period";
 import type { Plan, PlanTable } from "./plans";
 import { prepare } from "../../db/prepared";
+
+type Executor = Kysely<Database> | Transaction<Database>;
 
 /** What the runtime calls around each run and model call to keep orgs inside their plan's token limit. */
 export interface QuotaService {
@@ -26,6 +28,11 @@ export interface QuotaService {
   reserveCall(orgId: string, inputTokens: number, maxOutputTokens: number): Promise<CallGrant>;
   /** Replaces a reservation by the actual token count of the call (actual may be 0). One statement. */
   settle(orgId: string, reserved: number, actual: number): Promise<void>;
+  /**
+   * `settle` as a write for the caller's transaction (a run records a model call's settlement,
+   * totals and message in one): the org and its period are read now, outside that transaction.
+   */
+  settlement(orgId: string, reserved: number, actual: number): Promise<(db: Executor) => Promise<void>>;
   /** Period usage: { periodStart, periodEnd, tokensUsed, tokensReserved } */
   periodUsage(orgId: string): Promise<{ periodStart: number; periodEnd: number; tokensUsed: number; tokensReserved: number }>;
 }
@@ -197,11 +204,17 @@ export class DbQuotaService implements QuotaService {
   }
 
   async settle(orgId: string, reserved: number, actual: number): Promise<void> {
+    await (await this.settlement(orgId, reserved, actual))(this.db.kysely);
+  }
+
+  async settlement(orgId: string, reserved: number, actual: number): Promise<(db: Executor) => Promise<void>> {
     checkTokens("reserved", reserved);
     checkTokens("actual", actual);
     const { period, now } = await this.context(orgId);
     // Clamped at 0: a run that crossed into a new period settles against a row it did not reserve on.
-    await SETTLE.execute(this.db.kysely, [orgId, period.start, actual, now, reserved]);
+    return async (db) => {
+      await SETTLE.execute(db, [orgId, period.start, actual, now, reserved]);
+    };
   }
 
   async periodUsage(orgId: string) {

@@ -1,8 +1,11 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
+import { isUniqueViolation } from "../../db";
 import type { ConversationsTable, Database } from "../../db/schema";
 import type { ChatMessage } from "../../runtime/models/types";
 import { newId } from "../../lib/ids";
 import { prepare, preparedInsert } from "../../db/prepared";
+
+type Executor = Kysely<Database> | Transaction<Database>;
 
 /** Conversations of an agent and their messages. Every query is scoped by org and agent. */
 export function findConversation(db: Kysely<Database>, orgId: string, agentId: string, conversationId: string): Promise<ConversationsTable | undefined> {
@@ -99,34 +102,48 @@ export class MessageAppender {
     this.next = next ?? null;
   }
 
-  async append(message: ChatMessage): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (this.next === null || attempt > 0) {
-        const row = await this.db
-          .selectFrom("messages")
-          .select((eb) => eb.fn.max("seq").as("seq"))
-          .where("org_id", "=", this.orgId)
-          .where("conversation_id", "=", this.conversationId)
-          .executeTakeFirst();
-        this.next = Number(row?.seq ?? 0) + 1;
-      }
-      try {
-        await insertMessage(this.db, {
+  /**
+   * Appends `message` (when there is one) and, when given, `alsoWrite` (the rest of its step) in
+   * one transaction. On a seq collision the whole transaction is tried again with the seq read
+   * anew: the step's other writes were rolled back with the message, so none is made twice.
+   */
+  async append(message: ChatMessage | null, alsoWrite?: (trx: Executor) => Promise<void>): Promise<void> {
+    const write = async (db: Executor) => {
+      if (alsoWrite) await alsoWrite(db);
+      if (message)
+        await insertMessage(db, {
           id: newId("msg"),
           org_id: this.orgId,
           conversation_id: this.conversationId,
           run_id: this.runId,
-          seq: this.next,
+          seq: this.next as number,
           role: message.role,
           content: JSON.stringify(message),
           created_at: Date.now(),
         });
-        this.next++;
+    };
+    for (let attempt = 0; ; attempt++) {
+      // Read outside the transaction: on SQLite its one connection is the transaction's until it ends.
+      if (message && (this.next === null || attempt > 0)) this.next = await this.lastSeq() + 1;
+      try {
+        if (alsoWrite) await this.db.transaction().execute(write);
+        else await write(this.db);
+        if (message) this.next = (this.next as number) + 1;
         return;
       } catch (error) {
-        if (attempt === 4) throw error;
+        if (!message || !isUniqueViolation(error) || attempt === 4) throw error;
       }
     }
+  }
+
+  private async lastSeq(): Promise<number> {
+    const row = await this.db
+      .selectFrom("messages")
+      .select((eb) => eb.fn.max("seq").as("seq"))
+      .where("org_id", "=", this.orgId)
+      .where("conversation_id", "=", this.conversationId)
+      .executeTakeFirst();
+    return Number(row?.seq ?? 0);
   }
 }
 

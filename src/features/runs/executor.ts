@@ -183,10 +183,7 @@ export class RunExecutor {
           tools: run.tools,
           toolOutputChars: this.deps.config.limits.toolOutputChars,
           signal: controller.signal,
-          quota: {
-            reserveCall: (input, maxOutput) => this.deps.quota.reserveCall(orgId, input, maxOutput),
-            settle: (reserved, actual) => this.deps.quota.settle(orgId, reserved, actual),
-          },
+          quota: { reserveCall: (input, maxOutput) => this.deps.quota.reserveCall(orgId, input, maxOutput) },
           // A subagent's run cannot wait: its parent's tool call is running (and holds the slot).
           approvals: {
             required: approvalRequiredFor(JSON.parse(run.agent.approval_required) as string[]),
@@ -198,9 +195,17 @@ export class RunExecutor {
           onMessage: async (message) => {
             if (!active.detached) await appender.append(message);
           },
-          onProgress: async (t) => {
+          // A model call's settlement, the run's totals and its answer are one step, written in one
+          // transaction (they were three commits, ~0.2 ms of each run; and a crash between them
+          // left the step half recorded).
+          onModelCall: async ({ reserved, usedTokens, totals: t, message }) => {
             totals = t;
-            await saveRunProgress(db.kysely, orgId, row.id, this.owner, t, Date.now());
+            const settle = await this.deps.quota.settlement(orgId, reserved, usedTokens);
+            const now = Date.now();
+            await appender.append(active.detached ? null : message, async (trx) => {
+              await settle(trx);
+              await saveRunProgress(trx, orgId, row.id, this.owner, t, now);
+            });
           },
         });
       } catch (error) {
