@@ -7,7 +7,7 @@ import { type Kysely, sql } from "kysely";
  * Why: a run's events go to the log in group commits, and each commit touches one leaf of every
  * index per run in it. The org index sorts by run id like the primary key, so it doubled the
  * pages each commit wrote: measured with 5,000 streaming runs (one event per run per commit),
- * 59 → 24 µs of SQLite time per logged event (BENCHMARKS.md, issue 18 session 4).
+ * 56 → 24 µs of SQLite time per logged event (bench/event-log-layout.ts, BENCHMARKS.md).
  *
  * Nothing needs them: every read and delete names the run (the primary key `(run_id, seq)`
  * serves it, with `org_id` checked on the row), and deleting an org still deletes its runs' logs,
