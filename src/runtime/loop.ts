@@ -107,8 +107,21 @@ export interface ResumeState {
  * `userContext` is sent (and stored) with the user's message for the model alone: the memory matched to it.
  */
 export type RunStart =
-  | { kind: "new"; userMessage: string; userContext?: string; prelude?: ChatMessage[] }
+  | {
+      kind: "new";
+      userMessage: string;
+      userContext?: string;
+      prelude?: ChatMessage[];
+      /** The caller already wrote the start's messages (with the run's row); the loop does not again. */
+      recorded?: boolean;
+    }
   | { kind: "resume"; state: ResumeState };
+
+/** The messages a new run begins with, as recorded: its prelude, then the user's message (with its context). */
+export function startMessages(start: Extract<RunStart, { kind: "new" }>): ChatMessage[] {
+  const user: ChatMessage = { role: "user", content: start.userMessage, ...(start.userContext ? { context: start.userContext } : {}) };
+  return [...(start.prelude ?? []), user];
+}
 
 export interface RunOptions {
   runId: string;
@@ -211,11 +224,9 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
   const finish = (stopReason: StopReason, error?: RunResult["error"]): RunResult => ({ ...totals, text, stopReason, error });
 
   if (options.start.kind === "new") {
-    const { userMessage, userContext, prelude } = options.start;
-    const user: ChatMessage = { role: "user", content: userMessage, ...(userContext ? { context: userContext } : {}) };
-    for (const message of [...(prelude ?? []), user]) {
+    for (const message of startMessages(options.start)) {
       messages.push(message);
-      await options.onMessage?.(message);
+      if (!options.start.recorded) await options.onMessage?.(message);
     }
   } else {
     const { state } = options.start;

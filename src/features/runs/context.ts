@@ -9,7 +9,7 @@ import type { OrgAccess } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { newId } from "../../lib/ids";
 import { composeContext, estimateFirstCallTokens, fitHistory, promptText } from "../../runtime/context";
-import { type ResumeState, type RunStart, estimateTokens } from "../../runtime/loop";
+import { type ResumeState, type RunStart, estimateTokens, startMessages } from "../../runtime/loop";
 import type { ModelInfo } from "../../runtime/models/catalogue";
 import { type ChatMessage, type ModelProvider, type PromptBlock, type TokenUsage, emptyUsage } from "../../runtime/models/types";
 import { buildSystemPrompt } from "../../runtime/prompt";
@@ -18,7 +18,7 @@ import type { ToolDefinition, ToolTier } from "../../runtime/tools/types";
 import type { Services } from "../../services";
 import { effectivePlan } from "../billing/period";
 import type { Plan } from "../billing/plans";
-import { findConversation, insertConversation, loadMessages } from "../conversations/repository";
+import { MessageAppender, findConversation, insertConversation, loadMessages } from "../conversations/repository";
 import { createMemoryStore } from "../memory/store";
 import { findOrg } from "../orgs/repository";
 import { listAgentSkills } from "../skills/repository";
@@ -54,11 +54,12 @@ export interface ExecutableRun {
   /** What this run's subagents used; their own usage records carry it, `done` adds it in. */
   children: { runs: number; usage: TokenUsage; cost: number };
   /**
-   * The seq the run's next message takes in its conversation, as of the messages loaded here (1
-   * for a new conversation): the first append needs no read. Another run's message written since
-   * collides on the unique index, and the append then reads the seq afresh.
+   * Writes the run's messages. It starts at the seq the next message takes in the conversation,
+   * as of the messages loaded here (1 for a new conversation), so the first append needs no read;
+   * another run's message written since collides on the unique index, and the append then reads
+   * the seq afresh.
    */
-  nextMessageSeq: number;
+  appender: MessageAppender;
 }
 
 /** The agent's model from the catalogue (or served by a configured provider) and its provider; 400/503 otherwise. */
@@ -122,6 +123,27 @@ export async function insertRunRecord(
     await insertConversationRow(trx, row.org_id, newConversation.agentId, row.conversation_id, newConversation.message);
     await insertRun(trx, row);
   });
+}
+
+/**
+ * `insertRunRecord` for a run about to execute here: its user message goes in the same
+ * transaction (one commit instead of two on the way to the first model call, and no run row
+ * without its message), and the loop is told it is recorded. A run with a prelude (several
+ * messages) leaves them to the loop.
+ */
+export async function insertStartingRunRecord(
+  deps: Pick<RunDeps, "db">,
+  run: ExecutableRun,
+  newConversation: { agentId: string; message: string } | null,
+): Promise<void> {
+  const { row, start } = run;
+  if (start.kind !== "new" || start.prelude?.length) return insertRunRecord(deps, row, newConversation);
+  const [user] = startMessages(start);
+  await run.appender.append(user, async (trx) => {
+    if (newConversation) await insertConversationRow(trx, row.org_id, newConversation.agentId, row.conversation_id, newConversation.message);
+    await insertRun(trx, row);
+  });
+  run.start = { ...start, recorded: true };
 }
 
 async function insertConversationRow(db: Kysely<Database>, orgId: string, agentId: string, id: string, message: string): Promise<void> {
@@ -202,8 +224,8 @@ export async function buildRunContext(deps: RunDeps, options: ContextOptions): P
   const start: RunStart =
     own.length === 0 ? { kind: "new", userMessage: row.input, userContext, prelude } : { kind: "resume", state: await resumeStateOf(deps, row, own, approvalRequiredFor(JSON.parse(agent.approval_required) as string[])) };
 
-  const nextMessageSeq = (stored.at(-1)?.seq ?? 0) + 1;
-  self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 }, nextMessageSeq };
+  const appender = new MessageAppender(deps.db.kysely, access.orgId, row.conversation_id, row.id, (stored.at(-1)?.seq ?? 0) + 1);
+  self = { row, access, agent, plan, model, provider, system, history, tools, start, children: { runs: 0, usage: emptyUsage(), cost: 0 }, appender };
   return self;
 }
 

@@ -20,7 +20,7 @@ import { historyEntry } from "../../runtime/context";
 import type { RunEvent, SequencedEvent } from "../../runtime/events";
 import { type RunResult, type RunTotals, runAgent } from "../../runtime/loop";
 import { costOf } from "../../runtime/models/catalogue";
-import { MessageAppender, touchConversation } from "../conversations/repository";
+import { touchConversation } from "../conversations/repository";
 import { createMemoryStore } from "../memory/store";
 import type { RunBus } from "./bus";
 import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
@@ -165,7 +165,7 @@ export class RunExecutor {
     let totals: RunTotals = run.start.kind === "resume" ? run.start.state.totals : { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
     const finished = (async () => {
       if (options.resumed) emit({ event: "resumed", data: { iteration: totals.iterations + 1 } });
-      const appender = new MessageAppender(db.kysely, orgId, row.conversation_id, row.id, run.nextMessageSeq);
+      const appender = run.appender;
       try {
         return await runAgent({
           runId: row.id,

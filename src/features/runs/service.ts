@@ -32,6 +32,7 @@ import {
   assertFirstCallFits,
   conversationOf,
   insertRunRecord,
+  insertStartingRunRecord,
   planOf,
   resolveModel,
 } from "./context";
@@ -134,7 +135,7 @@ export class RunsService {
       });
       // Before anything is written: a run whose first call cannot fit the plan is a 402, not a stream that fails.
       await assertFirstCallFits(this.deps, run);
-      await insertRunRecord(this.deps, row, conversation.isNew ? { agentId: agent.id, message: request.message } : null);
+      await insertStartingRunRecord(this.deps, run, conversation.isNew ? { agentId: agent.id, message: request.message } : null);
       return {
         row,
         execute: async (listener, signal) => {
