@@ -11,6 +11,10 @@ export interface Diagnostics {
     eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
     rssBytes: number;
     heapUsedBytes: number;
+    /** The V8 heap's reserved size: live objects, garbage not yet collected and free space. */
+    heapTotalBytes: number;
+    /** Memory outside the V8 heap held by JavaScript objects (Buffers, ArrayBuffers). */
+    externalBytes: number;
     uptimeSeconds: number;
   };
   stop(): void;
@@ -32,6 +36,8 @@ export function createDiagnostics(): Diagnostics {
         },
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        externalBytes: memory.external,
         uptimeSeconds: Math.round(process.uptime()),
       };
       if (reset) histogram.reset();
