@@ -3,7 +3,7 @@
  * lease kept alive, cancellation from anywhere, and the ending recorded exactly once.
  *
  * A run is held through a lease (`lease_owner`, `lease_expires_at`) renewed every third of its
- * length by a conditional statement. A gateway that loses the lease (another took the run over
+ * length by a conditional statement, one for all the runs this gateway executes (per 500). A gateway that loses the lease (another took the run over
  * after this one stalled) stops at once and writes nothing more. At shutdown a background run is
  * handed off: its events are flushed and its lease released, so a live gateway (or this one after
  * the restart) continues it; a foreground run is cancelled (its client is going away too).
@@ -27,7 +27,7 @@ import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
 import { SUBAGENT_APPROVAL_REFUSAL, approvalRequiredFor } from "../approvals/policy";
 import { type RunEndedHook, type RunWaitingHook, closingEvents, endRunRecorded, statusOf, suspendRunRecorded } from "./ending";
 import { RunEventLog, RunEventSink } from "./event-log";
-import { type RunEnding, saveRunProgress } from "./repository";
+import { type RunEnding, renewLeases, saveRunProgress } from "./repository";
 
 /** Flushed events each running run keeps in memory for followers on this gateway. */
 const LOCAL_TAIL = 512;
@@ -51,7 +51,12 @@ interface ActiveRun {
   /** Flushed events, oldest first, at most LOCAL_TAIL. */
   tail: SequencedEvent[];
   finished: Promise<unknown>;
+  /** The loop still runs here, so the lease is renewed (not while the ending is recorded). */
+  renewing: boolean;
 }
+
+/** Leases renewed per statement: well under every database's limit on bound parameters. */
+const RENEW_CHUNK = 500;
 
 export class RunExecutor {
   /** This gateway process: host and pid (so a restart on the same host can tell its predecessor is gone), and a random part. */
@@ -62,6 +67,10 @@ export class RunExecutor {
   /** Work done in the transaction that makes a run wait for approvals (see `onRunWaiting`). */
   readonly waitingHooks: RunWaitingHook[] = [];
   private closing = false;
+  /** Renews the leases of every run executing here (see `renewAll`); runs while any does. */
+  private renewTimer: NodeJS.Timeout | null = null;
+  /** A renewal pass is running: the next tick is skipped rather than overlapping it (a slow database). */
+  private renewalInFlight = false;
   /** The event logs of every run executing here, written together (group commit). */
   private readonly eventLog: RunEventLog;
 
@@ -119,8 +128,9 @@ export class RunExecutor {
     const orgId = access.orgId;
     const { db, logger, bus } = this.deps;
     const controller = new AbortController();
-    const active: ActiveRun = { row, controller, detached: null, tail: [], finished: Promise.resolve() };
+    const active: ActiveRun = { row, controller, detached: null, tail: [], finished: Promise.resolve(), renewing: true };
     this.active.set(row.id, active);
+    this.startRenewing();
 
     const sink = new RunEventSink({
       log: this.eventLog,
@@ -150,9 +160,6 @@ export class RunExecutor {
     const unsubscribe = bus.subscribe(row.id, (signal) => {
       if (signal.kind === "cancel") cancel();
     });
-    const lease = setInterval(() => this.renew(active).catch(() => {}), Math.max(200, Math.floor(this.leaseMs / 3)));
-    lease.unref();
-
     const startedAt = performance.now();
     const telemetry = this.deps.telemetry.startRun({
       runId: row.id,
@@ -218,7 +225,7 @@ export class RunExecutor {
     try {
       result = await finished;
     } finally {
-      clearInterval(lease);
+      active.renewing = false;
       unsubscribe();
       options.signal?.removeEventListener("abort", cancel);
       this.deps.shutdown.removeEventListener("abort", onShutdown);
@@ -261,26 +268,57 @@ export class RunExecutor {
       return result;
     } finally {
       this.active.delete(row.id);
+      if (this.active.size === 0) this.stopRenewing();
     }
   }
 
-  /** Renews the lease; stops the run when it was lost or a cancel was requested (a lost signal). */
-  private async renew(active: ActiveRun): Promise<void> {
-    const now = Date.now();
-    const found = await this.deps.db.kysely
-      .updateTable("runs")
-      .set({ lease_expires_at: now + this.leaseMs, updated_at: now })
-      .where("org_id", "=", active.row.org_id)
-      .where("id", "=", active.row.id)
-      .where("lease_owner", "=", this.owner)
-      .where("status", "=", "running")
-      .returning("cancel_requested_at")
-      .executeTakeFirst();
-    if (!found) {
-      this.deps.logger.warn("run lease lost; stopping here", { runId: active.row.id });
-      active.detached ??= "lease_lost";
-      active.controller.abort();
-    } else if (found.cancel_requested_at !== null) active.controller.abort();
+  private startRenewing(): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(() => {
+      if (this.renewalInFlight) return;
+      this.renewalInFlight = true;
+      this.renewAll()
+        .catch((error) => this.deps.logger.warn("renewing run leases failed; retrying at the next interval", { error }))
+        .finally(() => {
+          this.renewalInFlight = false;
+        });
+    }, Math.max(200, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  private stopRenewing(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  /**
+   * Renews the lease of every run executing here, a statement per RENEW_CHUNK runs rather than one
+   * per run (5,000 held streams made 15,000 commits in 30 s); stops a run whose lease was lost or
+   * whose cancel was requested (in case that signal was lost).
+   */
+  private async renewAll(): Promise<void> {
+    const runs = [...this.active.values()].filter((run) => run.renewing);
+    for (let i = 0; i < runs.length; i += RENEW_CHUNK) {
+      const chunk = runs.slice(i, i + RENEW_CHUNK);
+      const now = Date.now();
+      const held = await renewLeases(
+        this.deps.db.kysely,
+        this.owner,
+        chunk.map((run) => run.row.id),
+        now + this.leaseMs,
+        now,
+      );
+      for (const active of chunk) {
+        // Ended (or ending) since the chunk was read: its row is no longer a running one.
+        if (!active.renewing || this.active.get(active.row.id) !== active) continue;
+        const found = held.get(active.row.id);
+        if (found === undefined) {
+          this.deps.logger.warn("run lease lost; stopping here", { runId: active.row.id });
+          active.detached ??= "lease_lost";
+          active.controller.abort();
+        } else if (found.cancelRequested) active.controller.abort();
+      }
+    }
   }
 
   /** Stops executing a run without ending it: on handoff its events are flushed and its lease released for another gateway. */

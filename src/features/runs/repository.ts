@@ -148,17 +148,30 @@ export async function claimRun(
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Extends the lease; false when the run is no longer this owner's (taken over, or ended elsewhere). */
-export async function renewLease(db: Executor, orgId: string, runId: string, owner: string, until: number, now: number): Promise<boolean> {
-  const result = await db
+/**
+ * Extends the leases `owner` holds on `runIds`, in one statement; returns the runs still held, with
+ * whether a cancel was requested. Not scoped by org: a gateway process's own leases span orgs, and
+ * `lease_owner` (unique to the process) is what scopes it; nothing read leaves the gateway.
+ */
+export async function renewLeases(
+  db: Executor,
+  owner: string,
+  runIds: string[],
+  until: number,
+  now: number,
+): Promise<Map<string, { cancelRequested: boolean }>> {
+  const held = new Map<string, { cancelRequested: boolean }>();
+  if (runIds.length === 0) return held;
+  const rows = await db
     .updateTable("runs")
     .set({ lease_expires_at: until, updated_at: now })
-    .where("org_id", "=", orgId)
-    .where("id", "=", runId)
+    .where("id", "in", runIds)
     .where("lease_owner", "=", owner)
     .where("status", "=", "running")
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+    .returning(["id", "cancel_requested_at"])
+    .execute();
+  for (const row of rows) held.set(row.id, { cancelRequested: row.cancel_requested_at !== null });
+  return held;
 }
 
 /** Whether a cancel was requested for the run (read at lease renewal, in case a notification was lost). */
