@@ -150,8 +150,8 @@ export async function claimRun(
 
 /**
  * Extends the leases `owner` holds on `runIds`, in one statement; returns the runs still held, with
- * whether a cancel was requested. Not scoped by org: a gateway process's own leases span orgs, and
- * `lease_owner` (unique to the process) is what scopes it; nothing read leaves the gateway.
+ * whether a cancel was requested. Cross-tenant on purpose: a gateway process's own leases span
+ * orgs, and `lease_owner` (unique to the process) is what scopes it; nothing read leaves the gateway.
  */
 export async function renewLeases(
   db: Executor,
