@@ -1,8 +1,7 @@
 import { estimateTokens } from "./loop";
 import type { MemoryHistoryEntry, MemoryNote } from "./memory";
+import { utcMinute } from "../lib/time";
 import type { ChatMessage, PromptBlock, ToolSpec } from "./models/types";
-
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 
 /** What a run sends the model besides the conversation: the system prompt and the context of this message. */
 export interface RunContext {
@@ -34,12 +33,12 @@ export function composeContext(base: string, notes: MemoryNote[], matches: Memor
   const system: PromptBlock[] = [{ text: stable.filter(Boolean).join("\n\n"), cache: true }];
   if (notes.length) {
     system.push({
-      text: `<memory_notes>\nYour saved notes (oldest first):\n${notes.map((n) => `- [${day(n.createdAt)}] ${n.content}`).join("\n")}\n</memory_notes>`,
+      text: `<memory_notes>\nYour saved notes (oldest first):\n${notes.map((n) => `- [${utcMinute(n.createdAt)}] ${n.content}`).join("\n")}\n</memory_notes>`,
       cache: true,
     });
   }
   const userContext = matches.length
-    ? `<memory_history>\nEarlier conversations that may be relevant to this message:\n${matches.map((h) => `- [${day(h.createdAt)}] ${h.content}`).join("\n")}\n</memory_history>`
+    ? `<memory_history>\nEarlier conversations that may be relevant to this message:\n${matches.map((h) => `- [${utcMinute(h.createdAt)}] ${h.content}`).join("\n")}\n</memory_history>`
     : undefined;
   return { system, userContext };
 }

@@ -8,6 +8,7 @@
 import { type Expression, type Kysely, type SqlBool, SqliteAdapter, sql } from "kysely";
 import type { Database } from "../../db/schema";
 import { newId } from "../../lib/ids";
+import { utcDay } from "../../lib/time";
 import { type MemoryHistoryEntry, type MemoryNote, type MemoryStore, MemoryFullError } from "../../runtime/memory";
 import { prepare, preparedInsert } from "../../db/prepared";
 
@@ -266,10 +267,6 @@ function termsMatched(text: string, terms: string[]): number {
 }
 
 /** `2026-11-28` (UTC) of an epoch-ms timestamp. */
-function day(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
 /** Why a note cannot be added, in words the agent can act on; null when it fits. */
 export function noteRefusal(content: string, current: { count: number; totalChars: number }, limits: MemoryLimits): string | null {
   if (content.length > limits.maxNoteChars) {
@@ -406,7 +403,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
       const terms = searchTerms(query);
       if (terms.length === 0) {
         // Nothing to filter by: the whole of NOTES (bounded by the caps) is the useful answer.
-        return (await notes()).map((n) => `[${day(n.createdAt)} note] ${n.content}`);
+        return (await notes()).map((n) => `[${utcDay(n.createdAt)} note] ${n.content}`);
       }
       const noteRows = await candidateRows(db, "memory_notes", orgId, agentId, terms, MAX_CANDIDATE_ROWS);
       const sources = [
@@ -424,7 +421,7 @@ export function createMemoryStore(db: Kysely<Database>, orgId: string, agentId: 
           const text = raw.trim();
           const score = text ? termsMatched(text, terms) : 0;
           if (score === 0) continue;
-          const line = `[${day(entry.createdAt)} ${entry.source}] ${text}`;
+          const line = `[${utcDay(entry.createdAt)} ${entry.source}] ${text}`;
           if (seen.has(line)) continue;
           seen.add(line);
           hits.push({ line, score, createdAt: entry.createdAt, order: hits.length });
