@@ -3,10 +3,11 @@
  * lease kept alive, cancellation from anywhere, and the ending recorded exactly once.
  *
  * A run is held through a lease (`lease_owner`, `lease_expires_at`) renewed every third of its
- * length by a conditional statement, one for all the runs this gateway executes (per 500). A gateway that loses the lease (another took the run over
- * after this one stalled) stops at once and writes nothing more. At shutdown a background run is
- * handed off: its events are flushed and its lease released, so a live gateway (or this one after
- * the restart) continues it; a foreground run is cancelled (its client is going away too).
+ * length by a conditional statement, one for all the runs this gateway executes (per 500). A
+ * gateway that loses the lease (another took the run over after this one stalled) stops at once
+ * and writes nothing more. At shutdown a background run is handed off: its events are flushed and
+ * its lease released, so a live gateway (or this one after the restart) continues it; a foreground
+ * run is cancelled (its client is going away too).
  *
  * A run whose model asks for tools that need a person's approval stops executing here once the
  * turn's other calls are done: it is recorded as `requires_action` (see `suspendRunRecorded`),
@@ -278,7 +279,9 @@ export class RunExecutor {
       if (this.renewalInFlight) return;
       this.renewalInFlight = true;
       this.renewAll()
-        .catch((error) => this.deps.logger.warn("renewing run leases failed; retrying at the next interval", { error }))
+        .catch((error: Error) =>
+          this.deps.logger.warn("renewing run leases failed; retrying at the next interval", { error: error.message }),
+        )
         .finally(() => {
           this.renewalInFlight = false;
         });
