@@ -5,7 +5,7 @@
  *
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (5), BENCH_WARMUP_SECONDS (8), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
- * (30), BENCH_HISTORY (0,10000,100000), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams,processes;
+ * (30), BENCH_HISTORY (0,10000,100000), BENCH_HISTORY_NOTES (notes per 1,000 entries, 1), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams,processes;
  * processes: 1 vs 2 gateway processes, PostgreSQL only, with Redis when REDIS_URL is set),
  * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there.
  */
@@ -34,6 +34,8 @@ const CONCURRENCY = list(env.BENCH_CONCURRENCY, "1,50,200");
 const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
 const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
 const HISTORY = (env.BENCH_HISTORY ?? "0,10000,100000").split(",").map((s) => Number(s.trim()));
+/** Notes per 1,000 HISTORY entries in the HISTORY phase (1: 100 notes at 100,000 entries); 0 tells HISTORY's cost from the notes'. */
+const NOTES_PER_1000 = Number(env.BENCH_HISTORY_NOTES ?? 1);
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
 const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams,processes").split(","));
 const ROOT = join(import.meta.dirname, "..");
@@ -448,7 +450,7 @@ function printSummary(label: string) {
 
 async function historyScaling(g: Gateway, modelUrl: string) {
   const MESSAGE = "Hello, how is the staging deploy going?";
-  out("\n### HISTORY scaling (fast model, concurrency 1; agent pre-filled with N HISTORY entries and N/1000 notes)\n");
+  out(`\n### HISTORY scaling (fast model, concurrency 1; agent pre-filled with N HISTORY entries and N × ${NOTES_PER_1000}/1000 notes)\n`);
   out(
     "| HISTORY entries | notes | fill s | runs/s | overhead total p50/p99 ms | runs/s ÷ empty | gateway CPU ms/run | empty ÷ this CPU | errors |",
   );
@@ -478,7 +480,7 @@ async function historyScaling(g: Gateway, modelUrl: string) {
         }));
         await db.kysely.insertInto("memory_history").values(rows).execute();
       }
-      const notes = Array.from({ length: Math.floor(n / 1000) }, (_, k) => ({
+      const notes = Array.from({ length: Math.floor((n * NOTES_PER_1000) / 1000) }, (_, k) => ({
         id: `mem_benchnote${n}_${k}`,
         org_id: g.orgId,
         agent_id: agentId,
