@@ -32,4 +32,18 @@ describe("the prepared (hot) queries", () => {
       await db.close();
     }
   });
+
+  it("count an org's queued runs from the queued runs alone, not from every run the org made", async () => {
+    // Every background start counts them; through an org index the count grew with the org's history.
+    const db = openDatabase("sqlite::memory:");
+    try {
+      await migrateToLatest(db.kysely, db.dialect);
+      const counts = compileEveryPrepared(db.kysely).filter((q) => /count\(\*\)/.test(q.sql) && /"status" = 'queued'/.test(q.sql));
+      expect(counts).toHaveLength(1);
+      const plan = await db.kysely.executeQuery<{ detail: string }>({ ...counts[0]!, sql: `explain query plan ${counts[0]!.sql}` });
+      expect(plan.rows.map((r) => r.detail)).toEqual([expect.stringMatching(/USING COVERING INDEX runs_org_queued_idx \(org_id=\?\)/)]);
+    } finally {
+      await db.close();
+    }
+  });
 });

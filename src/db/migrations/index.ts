@@ -15,6 +15,7 @@ import * as m0015 from "./0015_fulltext";
 import * as m0016 from "./0016_history_recency";
 import * as m0017 from "./0017_ordered_indexes";
 import * as m0018 from "./0018_run_events_lean";
+import * as m0019 from "./0019_queued_runs_index";
 
 type Dialect = "sqlite" | "postgres";
 
@@ -39,6 +40,7 @@ const migrationsOf = (dialect: Dialect): Record<string, Migration> => ({
   "0016_history_recency": { up: (db) => m0016.up(db, dialect), down: (db) => m0016.down(db, dialect) },
   "0017_ordered_indexes": m0017,
   "0018_run_events_lean": { up: (db) => m0018.up(db, dialect), down: (db) => m0018.down(db, dialect) },
+  "0019_queued_runs_index": m0019,
 });
 
 /**

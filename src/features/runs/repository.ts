@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, type Transaction, sql } from "kysely";
 import type { Database, RunStatus, RunsTable } from "../../db/schema";
 import type { RunTotals } from "../../runtime/loop";
 import { type Placeholder, prepare, preparedInsert } from "../../db/prepared";
@@ -81,15 +81,21 @@ export async function listRuns(db: Executor, filter: RunFilter, page: number, li
   return { rows, total: Number(count.n) };
 }
 
+/** How many of the org's runs wait in the queue (checked at every background start). */
 export async function countQueuedRuns(db: Executor, orgId: string): Promise<number> {
-  const row = await db
+  const row = await queuedCount.first(db, [orgId]);
+  return Number(row?.n ?? 0);
+}
+
+// Prepared (src/db/prepared.ts). The status is a literal so that the partial index of queued runs
+// (migration 0019) answers it: reading only the org's queued runs, not every run it ever made.
+const queuedCount = prepare<[string], { n: number }>((db, p) =>
+  db
     .selectFrom("runs")
     .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("org_id", "=", orgId)
-    .where("status", "=", "queued")
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
+    .where("org_id", "=", p(0))
+    .where("status", "=", sql.lit<"queued">("queued")),
+);
 
 /** Stores the running totals after a model call, while this gateway holds the run. */
 export async function saveRunProgress(db: Executor, orgId: string, runId: string, owner: string, totals: RunTotals, now: number): Promise<void> {
