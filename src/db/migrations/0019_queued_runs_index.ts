@@ -2,10 +2,11 @@ import { type Kysely, sql } from "kysely";
 
 /**
  * An index of the queued runs alone, by org: starting a background run counts the org's queued
- * runs (the `OPENPAW_MAX_QUEUED_PER_ORG` check), and without it that count read every run the org
- * ever made through the `(org_id, conversation_id)` index and filtered them by status, a cost that
- * grew with the org's history on every background start (measured: POST → 202 went 2.6 → 4.7 ms
- * after the benchmark's capacity phase had left ~100k runs in its org; BENCHMARKS.md, session 7).
+ * runs (the `OPENPAW_MAX_QUEUED_RUNS_PER_ORG` check), and without it that count read every run the
+ * org ever made through the `(org_id, conversation_id)` index and filtered them by status, a cost
+ * that grew with the org's history on every background start (measured: POST → 202 went 2.6 →
+ * 4.7 ms after the benchmark's capacity phase had left ~100k runs in its org; BENCHMARKS.md,
+ * sessions 6 and 7).
  *
  * Partial, so only a run's queued stretch writes it (a foreground run never does). A query uses it
  * only when it names the status as a literal, `status = 'queued'` (`sql.lit` in the builder): a
