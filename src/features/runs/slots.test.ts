@@ -108,6 +108,46 @@ describe.skipIf(!process.env.REDIS_URL)("redis run slots (REDIS_URL)", () => {
     expect(await live.acquire([["key:dead", 1]])).not.toBeNull();
   });
 
+  it("frees in Redis, once it answers, the slots it could not: a release in an outage, an acquire that timed out but ran", async () => {
+    const client = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+    await client.connect();
+    const slots = createRedisRunSlots(client, { logger, prefix, timeoutMs: 100 });
+    const key = `${prefix}key:outage`;
+    const counted = async (n: number) => {
+      for (let i = 0; i < 40 && (await r1.zcard(key)) !== n; i++) await new Promise((r) => setTimeout(r, 25));
+      return r1.zcard(key);
+    };
+    try {
+      const held = await slots.acquire([["key:outage", 2]]);
+      expect(await r1.zcard(key)).toBe(1);
+      client.disconnect();
+      held?.();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await r1.zcard(key)).toBe(1); // the release did not reach Redis
+      await client.connect();
+      expect(await counted(0)).toBe(0); // released again on `ready`, not a TTL later
+
+      // The connection is busy for 300 ms (a blocking pop ahead of it), so the acquire times out
+      // and falls back to memory; the script still runs after the pop, adding a holder no run owns.
+      const busy = client.blpop(`${prefix}never`, 0.3);
+      const fellBack = await slots.acquire([["key:outage", 2]]);
+      expect(fellBack).not.toBeNull();
+      await busy;
+      expect(await counted(1)).toBe(1);
+      const next = await slots.acquire([["key:outage", 2]]);
+      expect(next).not.toBeNull();
+      // Only `next` holds a slot in Redis: the orphan was freed when Redis answered again.
+      expect(await counted(1)).toBe(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await r1.zcard(key)).toBe(1);
+      next?.();
+      fellBack?.();
+      expect(await counted(0)).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it("falls back to in-memory slots while Redis is unreachable", async () => {
     const down = new Redis({ port: 1, host: "127.0.0.1", lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     down.on("error", () => {});

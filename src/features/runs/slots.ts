@@ -91,6 +91,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * to its own in-memory slots (limits then hold per replica, not in total: the documented
  * degradation), and returns to Redis on the next acquire once it answers again. Runs admitted
  * during the outage are not counted in Redis until they end.
+ *
+ * A slot Redis could not be told about — a release during the outage, or an acquire that timed
+ * out and may still have landed — is remembered and released again as soon as Redis answers (its
+ * `ready` event, or the next acquire that succeeds). Without that, each run that ended during an
+ * outage would hold its slot in Redis for a whole TTL after Redis came back, on every replica.
  */
 export function createRedisRunSlots(redis: Redis, options: RedisRunSlotsOptions): RunSlots {
   const { logger } = options;
@@ -105,6 +110,32 @@ export function createRedisRunSlots(redis: Redis, options: RedisRunSlotsOptions)
     redis.defineCommand("openpawRunSlotsRefresh", { lua: REFRESH_LUA });
   }
   let degraded = false;
+  /** member → its slot sets and when Redis was last asked to free them; see the doc comment above. */
+  const unreleased = new Map<string, { keys: string[]; since: number }>();
+
+  const release = (member: string, redisKeys: string[], since = Date.now()) => {
+    const pipeline = redis.pipeline();
+    for (const key of redisKeys) pipeline.zrem(key, member);
+    const failed = (error: Error) => {
+      unreleased.set(member, { keys: redisKeys, since });
+      logger.warn("run slot release failed; retried when Redis answers", { error: error.message });
+    };
+    // A pipeline resolves with each command's error in its results rather than rejecting.
+    pipeline.exec().then((results) => {
+      const error = results?.find(([e]) => e)?.[0];
+      if (error) failed(error);
+      else unreleased.delete(member);
+    }, failed);
+  };
+  const releaseLeftovers = () => {
+    const now = Date.now();
+    for (const [member, { keys, since }] of unreleased) {
+      // Past the TTL, Redis has dropped the holder itself (and the map stays bounded by one TTL of runs).
+      if (now - since >= ttlMs) unreleased.delete(member);
+      else release(member, keys, since);
+    }
+  };
+  redis.on("ready", releaseLeftovers);
 
   return {
     async acquire(keys) {
@@ -119,8 +150,11 @@ export function createRedisRunSlots(redis: Redis, options: RedisRunSlotsOptions)
           degraded = false;
           logger.info("redis back: concurrent-run limits are shared across replicas again");
         }
+        if (unreleased.size > 0) releaseLeftovers();
         if (ok !== 1) return null;
       } catch (error) {
+        // The script may have run all the same (a slow Redis, not a dead one): free it when Redis answers.
+        unreleased.set(member, { keys: redisKeys, since: Date.now() });
         if (!degraded) {
           degraded = true;
           logger.warn("redis unreachable: concurrent-run limits now hold per replica", { error: (error as Error).message });
@@ -139,11 +173,7 @@ export function createRedisRunSlots(redis: Redis, options: RedisRunSlotsOptions)
         if (released) return;
         released = true;
         clearInterval(refresh);
-        const pipeline = redis.pipeline();
-        for (const key of redisKeys) pipeline.zrem(key, member);
-        pipeline.exec().catch((error: Error) => {
-          logger.warn("run slot release failed; the slot lapses after its TTL", { error: error.message });
-        });
+        release(member, redisKeys);
       };
     },
   };
