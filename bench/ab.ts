@@ -5,7 +5,9 @@
  * and per keyed GET /v1/orgs/:orgId/agents of each, from /proc/<pid>/stat. A tree is a checkout
  * with node_modules, e.g. `git archive <commit> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/`.
  *
- * Knobs: BENCH_AB_TREES (two paths, comma-separated; default /tmp/base and this tree),
+ * Knobs: BENCH_AB_TREES (two paths, comma-separated; default /tmp/base and this tree; a path may
+ * end in `:bundle` to run that tree's build/gateway.mjs, built first, instead of its TypeScript
+ * through tsx: `BENCH_AB_TREES=$PWD,$PWD:bundle` measures the bundle against tsx on one tree),
  * BENCH_AB_ROUNDS (10), BENCH_AB_RUNS per block (150), BENCH_AB_GETS per block (1500),
  * BENCH_AB_CONCURRENCY of the GETs (10).
  */
@@ -34,11 +36,14 @@ const ROOT = join(import.meta.dirname, "..");
 const model = spawn(process.execPath, ["--import", "tsx", "bench/fake-model.ts"], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
 const modelUrl = JSON.parse(await line(model)).url;
 const gws: any[] = [];
-for (const tree of trees) {
+for (const spec of trees) {
+  const [tree, entry = "tsx"] = spec.split(":");
+  if (entry === "bundle") await new Promise((r) => spawn(process.execPath, ["bin/build.mjs"], { cwd: tree, stdio: "inherit" }).on("exit", r));
+  const args = entry === "bundle" ? (process.env.BENCH_AB_SOURCE_MAPS === "0" ? [] : ["--enable-source-maps"]).concat("build/gateway.mjs", "serve") : ["--import", "tsx", "src/main.ts", "serve"];
   const dir = mkdtempSync(join(tmpdir(), "openpaw-ab-"));
   dirs.push(dir);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
+  const proc = spawn(process.execPath, args, {
     cwd: tree,
     stdio: ["ignore", "inherit", "inherit"],
     env: { ...process.env, ...benchGatewayEnv({ port, databaseUrl: `sqlite:${dir}/db.sqlite`, modelUrl, dataDir: dir }) },
@@ -82,7 +87,7 @@ for (const tree of trees) {
     await r.body.text();
     if (r.statusCode !== 200) throw new Error(String(r.statusCode));
   };
-  gws.push({ tree, pid: proc.pid, proc, chat, get, run: [] as number[], getc: [] as number[] });
+  gws.push({ tree: spec, pid: proc.pid, proc, chat, get, run: [] as number[], getc: [] as number[] });
 }
 const par = async (n: number, c: number, f: () => Promise<void>) => {
   let i = 0;

@@ -7,9 +7,11 @@
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
  * (30), BENCH_HISTORY (0,10000,100000), BENCH_HISTORY_NOTES (notes per 1,000 entries, 1), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams,processes;
  * processes: 1 vs 2 gateway processes, PostgreSQL only, with Redis when REDIS_URL is set),
- * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there.
+ * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there,
+ * BENCH_GATEWAY (bundle: build/gateway.mjs as `npm start` runs it, built at the start; tsx: src/main.ts
+ * through tsx, as the tests run it).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -36,6 +38,8 @@ const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
 const HISTORY = (env.BENCH_HISTORY ?? "0,10000,100000").split(",").map((s) => Number(s.trim()));
 /** Notes per 1,000 HISTORY entries in the HISTORY phase (1: 100 notes at 100,000 entries); 0 tells HISTORY's cost from the notes'. */
 const NOTES_PER_1000 = Number(env.BENCH_HISTORY_NOTES ?? 1);
+const GATEWAY = env.BENCH_GATEWAY ?? "bundle";
+if (GATEWAY !== "bundle" && GATEWAY !== "tsx") throw new Error(`BENCH_GATEWAY is "bundle" or "tsx", not "${GATEWAY}"`);
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
 const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams,processes").split(","));
 const ROOT = join(import.meta.dirname, "..");
@@ -46,9 +50,12 @@ const dispatcher = new Agent({ connections: null, pipelining: 1, keepAliveTimeou
 // ---------------------------------------------------------------- processes
 
 const children: ChildProcess[] = [];
+/** A child process of `node`; a script ending in .ts runs through tsx. */
 function child(args: string[], extraEnv: Record<string, string>): { proc: ChildProcess; output: string[]; line: Promise<string> } {
   const flags = args.filter((a) => a.startsWith("--"));
-  const proc = spawn(process.execPath, [...flags, "--import", "tsx", ...args.filter((a) => !a.startsWith("--"))], {
+  const rest = args.filter((a) => !a.startsWith("--"));
+  const loader = rest[0]?.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const proc = spawn(process.execPath, [...flags, ...loader, ...rest], {
     cwd: ROOT,
     env: { ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
@@ -108,8 +115,9 @@ async function startGateway(
   mkdirSync(dataDir, { recursive: true });
   // BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (--cpu-prof).
   const profile = env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE_DIR}`] : [];
+  const entry = GATEWAY === "bundle" ? ["--enable-source-maps", "build/gateway.mjs"] : ["src/main.ts"];
   const g = child(
-    [...profile, "src/main.ts", "serve"],
+    [...profile, ...entry, "serve"],
     benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }),
   );
   const url = `http://127.0.0.1:${port}`;
@@ -611,6 +619,8 @@ async function main() {
   out(
     `Settings: ${SECONDS} s per measurement, concurrency ${CONCURRENCY.join(",")}, capacity levels ${LEVELS.join(",")}, streams ${STREAMS.join(",")} for ${STREAM_SECONDS} s`,
   );
+  out(`Gateway: ${GATEWAY === "bundle" ? "build/gateway.mjs (bin/build.mjs, as npm start runs it)" : "src/main.ts through tsx"}`);
+  if (GATEWAY === "bundle") execFileSync(process.execPath, ["bin/build.mjs"], { cwd: ROOT, stdio: "inherit" });
   const model = child(["bench/fake-model.ts"], { BENCH_SLOW_SECONDS: String(STREAM_SECONDS) });
   const modelUrl = JSON.parse(await model.line).url as string;
   const hello = child(["bench/hello.ts"], {});

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../http/context";
+import { projectFile } from "../lib/project-files";
 
 interface Asset {
   body: Uint8Array;
@@ -11,7 +12,7 @@ interface Asset {
 }
 
 const require = createRequire(import.meta.url);
-const own = (file: string) => new URL(`./static/${file}`, import.meta.url).pathname;
+const own = (file: string) => projectFile(`src/dashboard/static/${file}`);
 const swagger = (file: string) => require.resolve(`swagger-ui-dist/${file}`);
 
 /**

@@ -46,8 +46,13 @@ export function serverEnv(dataDir: string, extra: Record<string, string> = {}): 
  * gateway receives as 3, 4, ... ("ignore" leaves one closed), open without O_CLOEXEC as a careless
  * supervisor would leave them.
  */
-export async function startServerProcess(env: Record<string, string>, inherit: Array<number | "ignore"> = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
+export async function startServerProcess(
+  env: Record<string, string>,
+  inherit: Array<number | "ignore"> = [],
+  /** The program and its node flags: the TypeScript through tsx, or a bundle of bin/build.mjs. */
+  entry: string[] = ["--import", "tsx", "src/main.ts"],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...entry, "serve"], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe", ...inherit],

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseSkillMarkdown } from "./markdown";
+import { projectFile } from "../../lib/project-files";
 
 /** A skill shipped with OpenPaw, read from `skills/builtin/<name>.md`. Read-only for every org. */
 export interface BuiltinSkill {
@@ -13,7 +13,7 @@ export interface BuiltinSkill {
 }
 
 /** Where the built-in SKILL.md files live in the checkout. */
-export const BUILTIN_SKILLS_DIR = fileURLToPath(new URL("../../../skills/builtin/", import.meta.url));
+export const BUILTIN_SKILLS_DIR = projectFile("skills/builtin");
 
 /**
  * Built-ins are versioned with the code rather than stored, so they carry one fixed timestamp

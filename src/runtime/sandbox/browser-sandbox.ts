@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { nodeBinary, prepareSandboxDirs, type SandboxLayout, type SandboxUser, sandboxArgs, sandboxUserFor, withLimits } from "./bwrap";
 import { type EgressPolicyOptions, type EgressProxy, startEgressProxy } from "./egress-proxy";
 import { sandboxProgram } from "./programs";
+import { projectFile } from "../../lib/project-files";
 
 export interface BrowserSandboxOptions {
   dataDir: string;
@@ -45,7 +46,7 @@ export interface BrowserSandbox {
   dispose(): Promise<void>;
 }
 
-const WRAPPER_SCRIPT = readFileSync(new URL("./browser-sandbox.sh", import.meta.url), "utf8");
+const WRAPPER_SCRIPT = readFileSync(projectFile("src/runtime/sandbox/browser-sandbox.sh"), "utf8");
 const LAUNCHER_PATH = "/opt/openpaw/browser-launcher.mjs";
 const SOCKET_INSIDE = "/run/openpaw/egress.sock";
 /** Inside the browser's own network namespace, so the same port for every browser. */

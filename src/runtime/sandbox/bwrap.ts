@@ -9,6 +9,7 @@ import { chmod, mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { WORKSPACE_MOUNT } from "./paths";
+import { projectFile } from "../../lib/project-files";
 
 /** A host uid/gid; sandboxes run as one (see sandboxUserFor). */
 export interface SandboxUser {
@@ -40,7 +41,7 @@ const ETC_FILES: Record<string, string> = {
 };
 
 /** The text of close-fds.sh, run by `bash -c` in front of every bwrap (the Dockerfile runs the file). */
-const CLOSE_FDS_SCRIPT = readFileSync(new URL("./close-fds.sh", import.meta.url), "utf8");
+const CLOSE_FDS_SCRIPT = readFileSync(projectFile("src/runtime/sandbox/close-fds.sh"), "utf8");
 
 /** Descriptors 0-2 are stdio; the in-memory files of a layout are handed to bwrap from 3 on. */
 const FIRST_DATA_FD = 3;

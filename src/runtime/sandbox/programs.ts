@@ -1,5 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { projectFile } from "../../lib/project-files";
 
 /** The programs the gateway runs inside sandboxes; each is a .ts file of this directory. */
 export type SandboxProgram = "workspace-helper" | "browser-launcher";
@@ -16,7 +16,7 @@ export function sandboxProgram(name: SandboxProgram): Promise<string> {
   let bundle = bundles.get(name);
   if (!bundle) {
     bundle = build({
-      entryPoints: [fileURLToPath(new URL(`./${name}.ts`, import.meta.url))],
+      entryPoints: [projectFile(`src/runtime/sandbox/${name}.ts`)],
       bundle: true,
       platform: "node",
       format: "esm",
