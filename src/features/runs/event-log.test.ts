@@ -72,6 +72,38 @@ describe("the run event log's group commit", () => {
     }
   });
 
+  it("moves last_event_seq of many runs of two orgs in one window, each run to its own newest seq", async () => {
+    // 11 runs of two orgs, each with its own number of events: every run's row, matched by org and
+    // id, gets its own newest seq, and its own events only.
+    const b = await h.signup();
+    const agentB = await insertAgentRow(h, b.orgId);
+    const db = h.services.db.kysely;
+    const runOf = async (orgId: string, agent: string) => {
+      const conversationId = newId("conv");
+      const now = Date.now();
+      await db.insertInto("conversations").values({ id: conversationId, org_id: orgId, agent_id: agent, title: "t", created_at: now, updated_at: now }).execute();
+      const row = runRow({ org_id: orgId, agent_id: agent, conversation_id: conversationId, status: "running" });
+      await db.insertInto("runs").values(row).execute();
+      return { orgId, id: row.id };
+    };
+    const runs = await Promise.all(Array.from({ length: 11 }, (_, i) => (i % 3 === 0 ? runOf(b.orgId, agentB) : runOf(a.orgId, agentId))));
+    const { log, transactions } = countingLog(20);
+    const sinks = runs.map(
+      (r) => new RunEventSink({ log, logger: h.services.logger, orgId: r.orgId, runId: r.id, lastSeq: 0, onFlushed: () => {} }),
+    );
+    // Run i gets i + 1 events.
+    sinks.forEach((sink, i) => {
+      for (let n = 0; n <= i; n++) sink.emit({ event: "text", data: { text: `t${n}` } });
+    });
+    await log.flush();
+    expect(transactions()).toBe(1);
+    for (const [i, r] of runs.entries()) {
+      const row = await db.selectFrom("runs").select("last_event_seq").where("org_id", "=", r.orgId).where("id", "=", r.id).executeTakeFirstOrThrow();
+      expect(Number(row.last_event_seq), `run ${i}`).toBe(i + 1);
+      expect(await readRunEvents(db, r.orgId, r.id, 0, 20)).toHaveLength(i + 1);
+    }
+  });
+
   it("writes within its window without being asked, and hands what is left to the closing transaction", async () => {
     const { log } = countingLog(10);
     const id = await newRun();
