@@ -17,8 +17,8 @@ await build({
   platform: "node",
   format: "esm",
   target: "node20",
+  // Run with --enable-source-maps (npm start does), stack traces name the TypeScript sources.
   sourcemap: true,
-  // Stack traces name the TypeScript source (Node reads the source map).
   banner: { js: "// Built by bin/build.mjs from src/; edit the TypeScript, not this file." },
   logLevel: "warning",
 });
