@@ -7,7 +7,8 @@
  *
  * Knobs: BENCH_AB_TREES (two paths, comma-separated; default /tmp/base and this tree; a path may
  * end in `:bundle` to run that tree's build/gateway.mjs, built first, instead of its TypeScript
- * through tsx: `BENCH_AB_TREES=$PWD,$PWD:bundle` measures the bundle against tsx on one tree),
+ * through tsx: `BENCH_AB_TREES=$PWD,$PWD:bundle` measures the bundle against tsx on one tree;
+ * BENCH_AB_SOURCE_MAPS=0 runs a bundle without --enable-source-maps),
  * BENCH_AB_ROUNDS (10), BENCH_AB_RUNS per block (150), BENCH_AB_GETS per block (1500),
  * BENCH_AB_CONCURRENCY of the GETs (10).
  */
