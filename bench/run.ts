@@ -41,7 +41,7 @@ const NOTES_PER_1000 = Number(env.BENCH_HISTORY_NOTES ?? 1);
 const GATEWAY = env.BENCH_GATEWAY ?? "bundle";
 if (GATEWAY !== "bundle" && GATEWAY !== "tsx") throw new Error(`BENCH_GATEWAY is "bundle" or "tsx", not "${GATEWAY}"`);
 const STREAM_SECONDS = Number(env.BENCH_STREAM_SECONDS ?? 30);
-const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams,processes").split(","));
+const ONLY = new Set((env.BENCH_ONLY ?? "overhead,capacity,eventlog,history,api,streams,processes,statements").split(","));
 const ROOT = join(import.meta.dirname, "..");
 const SONNET = "claude-sonnet-4-20250514";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,7 +109,7 @@ async function startGateway(
   databaseUrl: string,
   modelUrl: string,
   dataDir: string,
-  options: { account?: Gateway; redisUrl?: string } = {},
+  options: { account?: Gateway; redisUrl?: string; env?: Record<string, string> } = {},
 ): Promise<Gateway> {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
@@ -118,7 +118,7 @@ async function startGateway(
   const entry = GATEWAY === "bundle" ? ["--enable-source-maps", "build/gateway.mjs"] : ["src/main.ts"];
   const g = child(
     [...profile, ...entry, "serve"],
-    benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }),
+    { ...benchGatewayEnv({ port, databaseUrl, modelUrl, dataDir, redisUrl: options.redisUrl }), ...options.env },
   );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -173,6 +173,7 @@ const diagnostics = async (g: Gateway, reset = false) =>
   (await (await fetch(`${g.url}/internal/diagnostics${reset ? "?reset=1" : ""}`)).json()) as {
     eventLoopDelayMs: { p50: number; p99: number; max: number };
     rssBytes: number;
+    statements?: { count: number; totalMs: number; top: Array<{ sql: string; count: number; totalMs: number; meanUs: number }> };
   };
 
 // ---------------------------------------------------------------- load
@@ -576,6 +577,41 @@ async function plainApi(g: Gateway, helloUrl: string) {
 }
 
 /**
+ * What a run's SQL costs, seen from inside the gateway (OPENPAW_DIAGNOSTICS_SQL: each statement's
+ * time by its text, `begin` and `commit` included): a gateway of its own on the same database and
+ * account, since the timing hook adds two awaits to every statement and the other phases run
+ * without it. Fast runs at concurrency 1; per run, the costliest statements.
+ */
+async function statements(g: Gateway, modelUrl: string, dataDir: string) {
+  const timed = await startGateway(g.databaseUrl, modelUrl, dataDir, { account: g, env: { OPENPAW_DIAGNOSTICS_SQL: "true" } });
+  try {
+    await closedLoop(() => oneRun({ kind: "gateway", g: timed }, "Hello"), 1, 2);
+    await diagnostics(timed, true);
+    await closedLoop(() => oneRun({ kind: "gateway", g: timed }, "Hello"), 1, SECONDS);
+    const window = (await diagnostics(timed)).statements;
+    if (!window) throw new Error("the gateway reported no statement timings");
+    // Each run inserts its one row: the count of that statement is the count of runs.
+    const runs = window.top.find((t) => t.sql.startsWith('insert into "runs"'))?.count ?? 0;
+    const commits = window.top.find((t) => t.sql === "commit")?.count ?? 0;
+    out(`\n### SQL per run (fast model, concurrency 1, ${runs} runs; time inside the gateway per statement text)\n`);
+    out(
+      `Per run: ${(window.count / Math.max(1, runs)).toFixed(1)} statements, ${(commits / Math.max(1, runs)).toFixed(1)} commits, ` +
+        `${((window.totalMs * 1000) / Math.max(1, runs)).toFixed(0)} µs of SQL${g.databaseUrl.startsWith("sqlite:") ? "" : " (round trips included)"}.\n`,
+    );
+    out("| statement | per run | µs each | µs per run | share |");
+    out("|---|---|---|---|---|");
+    for (const t of window.top.slice(0, 15)) {
+      const text = t.sql.replace(/\s+/g, " ").replace(/\|/g, "\\|").slice(0, 90);
+      out(
+        `| \`${text}\` | ${(t.count / Math.max(1, runs)).toFixed(2)} | ${t.meanUs.toFixed(1)} | ${((t.totalMs * 1000) / Math.max(1, runs)).toFixed(1)} | ${((100 * t.totalMs) / window.totalMs).toFixed(1)} % |`,
+      );
+    }
+  } finally {
+    await timed.stop();
+  }
+}
+
+/**
  * One gateway process against two on the same PostgreSQL database (with Redis when REDIS_URL is
  * set, as replicas run), the load split round-robin between them, in the same run. The embedded
  * SQLite default stays one process (docs/deployment.md, "Process model"); this is what a second
@@ -668,6 +704,7 @@ async function main() {
       } finally {
         await g.stop();
       }
+      if (ONLY.has("statements")) await statements(g, modelUrl, join(dataDir, `${db.label.toLowerCase()}-statements`));
       printSummary(db.label);
       summary.clear();
     }

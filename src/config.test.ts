@@ -25,4 +25,10 @@ describe("configuration", () => {
     expect(() => loadConfig({ OPENPAW_RATE_LIMIT_WINDOW_SECONDS: "0" })).toThrow(/OPENPAW_RATE_LIMIT_WINDOW_SECONDS/);
     expect(() => loadConfig({ OPENPAW_RATE_LIMITS: "maybe" })).toThrow(/OPENPAW_RATE_LIMITS/);
   });
+
+  it("times SQL statements only for the diagnostics, which must be on", () => {
+    expect(loadConfig({}).security.diagnosticsSql).toBe(false);
+    expect(loadConfig({ OPENPAW_DIAGNOSTICS: "true", OPENPAW_DIAGNOSTICS_SQL: "true" }).security.diagnosticsSql).toBe(true);
+    expect(() => loadConfig({ OPENPAW_DIAGNOSTICS_SQL: "true" })).toThrow(/OPENPAW_DIAGNOSTICS_SQL.*OPENPAW_DIAGNOSTICS=true/);
+  });
 });

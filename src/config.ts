@@ -94,6 +94,8 @@ export interface Config {
     trustProxy: boolean;
     /** Serve GET /internal/diagnostics (event-loop delay, memory) to loopback clients only; for benchmarks. */
     diagnostics: boolean;
+    /** Also time every SQL statement and report the costliest in the diagnostics (OPENPAW_DIAGNOSTICS_SQL; needs OPENPAW_DIAGNOSTICS). */
+    diagnosticsSql: boolean;
     /** Measure and serve GET /metrics (Prometheus text) to loopback clients only (OPENPAW_METRICS). */
     metrics: boolean;
   };
@@ -170,6 +172,9 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = (str("LOG_LEVEL") ?? "info").toLowerCase();
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of debug, info, warn, error, got "${logLevel}"`);
+  }
+  if (bool("OPENPAW_DIAGNOSTICS_SQL", false) && !bool("OPENPAW_DIAGNOSTICS", false)) {
+    throw new ConfigError("OPENPAW_DIAGNOSTICS_SQL reports through GET /internal/diagnostics: set OPENPAW_DIAGNOSTICS=true too");
   }
   const signup = (str("OPENPAW_SIGNUP") ?? "open").toLowerCase();
   if (signup !== "open" && signup !== "closed") throw new ConfigError(`OPENPAW_SIGNUP must be open or closed, got "${signup}"`);
@@ -260,6 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
       sessionTtlMs: int("OPENPAW_SESSION_TTL_HOURS", 24 * 30, 1) * 3_600_000,
       trustProxy: bool("OPENPAW_TRUST_PROXY", false),
       diagnostics: bool("OPENPAW_DIAGNOSTICS", false),
+      diagnosticsSql: bool("OPENPAW_DIAGNOSTICS_SQL", false),
       metrics: bool("OPENPAW_METRICS", false),
     },
     limits: {

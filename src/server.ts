@@ -70,7 +70,7 @@ export async function startServer(services: Services, options: { port?: number; 
     inFlight--;
     if (inFlight === 0) idle?.();
   };
-  const diagnostics = services.config.security.diagnostics ? createDiagnostics() : null;
+  const diagnostics = services.config.security.diagnostics ? createDiagnostics({ statements: services.db.statementTimings }) : null;
   const port = options.port ?? services.config.port;
   const host = options.host ?? services.config.host;
 

@@ -15,6 +15,7 @@ import { type ModelCatalogue, createModelCatalogue } from "./runtime/models/cata
 import { InvalidationBus } from "./lib/invalidation";
 import { type Logger, createLogger } from "./lib/logger";
 import { type Metrics, createMetrics } from "./lib/metrics";
+import { StatementTimings } from "./lib/statement-timings";
 import { Telemetry } from "./lib/telemetry";
 import { type RunSlots, createMemoryRunSlots, createRedisRunSlots } from "./features/runs/slots";
 import { type RunBus, createMemoryRunBus, createPostgresRunBus, createRedisRunBus } from "./features/runs/bus";
@@ -117,7 +118,7 @@ function logModelSetup(logger: Logger, config: Config, models: ModelCatalogue): 
 /** Builds the services and brings the database schema up to date. */
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const db = openDatabase(config.databaseUrl);
+  const db = openDatabase(config.databaseUrl, { statementTimings: config.security.diagnosticsSql ? new StatementTimings() : undefined });
   await migrateToLatest(db.kysely, db.dialect);
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false })

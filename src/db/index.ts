@@ -1,8 +1,9 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
+import { Kysely, type KyselyConfig, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement, sql } from "kysely";
 import pg from "pg";
+import type { StatementTimings } from "../lib/statement-timings";
 import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from "./checkpointer";
 import { InlineLimitsPlugin } from "./inline-limits";
 import type { Database } from "./schema";
@@ -17,6 +18,8 @@ export interface Db {
   ping(): Promise<void>;
   /** Connections of the pool (PostgreSQL) for metrics; SQLite has one connection and no pool. */
   poolStats(): { size: number; total: number; idle: number; waiting: number } | null;
+  /** Where every statement's time is recorded, when opened with `statementTimings`. */
+  statementTimings: StatementTimings | null;
   close(): Promise<void>;
 }
 
@@ -73,8 +76,14 @@ const pgTypes = {
 /**
  * Opens the database named by a `DATABASE_URL`: `sqlite:<path>` (WAL, foreign keys, busy
  * timeout) or `postgres://...` (a pool; `?options=-c search_path=...` selects a schema).
+ * With `statementTimings`, every statement's time is recorded there (diagnostics only: Kysely's
+ * log hook wraps each statement in two more awaits).
  */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): Db {
+export function openDatabase(url: string, options: { poolSize?: number; statementTimings?: StatementTimings } = {}): Db {
+  const timings = options.statementTimings;
+  const log: KyselyConfig["log"] = timings
+    ? (event) => timings.record(event.query.sql, event.queryDurationMillis)
+    : undefined;
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
     if (path !== ":memory:") createPrivately(path);
@@ -90,6 +99,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
       // A bound LIMIT makes SQLite compile the statement again at every execution (inline-limits.ts).
       plugins: [new InlineLimitsPlugin()],
+      log,
     });
     return {
       kysely,
@@ -98,6 +108,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
         await sql`select 1`.execute(kysely);
       },
       poolStats: () => null,
+      statementTimings: timings ?? null,
       close: async () => {
         await kysely.destroy();
         await checkpointer?.stop();
@@ -115,7 +126,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   // and the pool replaces the broken client.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   return {
     kysely,
     dialect: "postgres",
@@ -123,6 +134,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       await sql`select 1`.execute(kysely);
     },
     poolStats: () => ({ size: options.poolSize ?? 10, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    statementTimings: timings ?? null,
     close: () => kysely.destroy(),
   };
 }

@@ -1,4 +1,5 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import type { StatementTimings, StatementTimingsSnapshot } from "./statement-timings";
 
 /**
  * Process diagnostics for benchmarks and capacity planning (OPENPAW_DIAGNOSTICS=true): event-loop
@@ -16,11 +17,13 @@ export interface Diagnostics {
     /** Memory outside the V8 heap held by JavaScript objects (Buffers, ArrayBuffers). */
     externalBytes: number;
     uptimeSeconds: number;
+    /** Time per SQL statement since the last reset (OPENPAW_DIAGNOSTICS_SQL=true); absent otherwise. */
+    statements?: StatementTimingsSnapshot;
   };
   stop(): void;
 }
 
-export function createDiagnostics(): Diagnostics {
+export function createDiagnostics(options: { statements?: StatementTimings | null } = {}): Diagnostics {
   const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
   const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
@@ -39,6 +42,7 @@ export function createDiagnostics(): Diagnostics {
         heapTotalBytes: memory.heapTotal,
         externalBytes: memory.external,
         uptimeSeconds: Math.round(process.uptime()),
+        ...(options.statements ? { statements: options.statements.snapshot(reset) } : {}),
       };
       if (reset) histogram.reset();
       return figures;
