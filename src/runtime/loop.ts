@@ -76,6 +76,11 @@ export interface ModelCallRecord {
   usedTokens: number;
   totals: RunTotals;
   message: ChatMessage | null;
+  /**
+   * The run's result when this call ends it (an answer without tool calls, or a failed call):
+   * the loop returns it right after, so the caller can record the call and the ending together.
+   */
+  ending: RunResult | null;
 }
 
 /** A reservation for one model call: its `max_tokens` is capped by what the plan leaves. */
@@ -312,12 +317,15 @@ export async function runAgent(options: RunOptions): Promise<RunResult> {
     const kept = failure ? blocks.filter((b) => b.type === "text") : blocks;
     const message: ChatMessage | null = failure && kept.length === 0 ? null : { role: "assistant", content: kept };
     if (message) messages.push(message);
-    await options.onModelCall?.({ reserved, usedTokens: totalTokens(callUsage), totals: { ...totals, usage: { ...totals.usage } }, message });
-    if (failure) {
-      if (signal.aborted) return finish("cancelled");
-      return finish("error", { type: errorTypeOf(failure), message: describeProviderError(failure) });
-    }
-    if (calls.length === 0) return finish("end_turn");
+    const ending = failure
+      ? signal.aborted
+        ? finish("cancelled")
+        : finish("error", { type: errorTypeOf(failure), message: describeProviderError(failure) })
+      : calls.length === 0
+        ? finish("end_turn")
+        : null;
+    await options.onModelCall?.({ reserved, usedTokens: totalTokens(callUsage), totals: { ...totals, usage: { ...totals.usage } }, message, ending });
+    if (ending) return ending;
 
     const turn = await runToolCalls(calls, toolsByName, options, totals, new Map(), new Set());
     if (signal.aborted) return finish("cancelled");

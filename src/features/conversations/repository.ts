@@ -107,9 +107,8 @@ export class MessageAppender {
    * one transaction. On a seq collision the whole transaction is tried again with the seq read
    * anew: the step's other writes were rolled back with the message, so none is made twice.
    */
-  async append(message: ChatMessage | null, alsoWrite?: (trx: Executor) => Promise<void>): Promise<void> {
-    const write = async (db: Executor) => {
-      if (alsoWrite) await alsoWrite(db);
+  async append(message: ChatMessage | null, alsoWrite?: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    const insert = async (db: Executor) => {
       if (message)
         await insertMessage(db, {
           id: newId("msg"),
@@ -126,8 +125,12 @@ export class MessageAppender {
       // Read outside the transaction: on SQLite its one connection is the transaction's until it ends.
       if (message && (this.next === null || attempt > 0)) this.next = await this.lastSeq() + 1;
       try {
-        if (alsoWrite) await this.db.transaction().execute(write);
-        else await write(this.db);
+        if (alsoWrite)
+          await this.db.transaction().execute(async (trx) => {
+            await alsoWrite(trx);
+            await insert(trx);
+          });
+        else await insert(this.db);
         if (message) this.next = (this.next as number) + 1;
         return;
       } catch (error) {

@@ -89,26 +89,39 @@ export async function endRunRecorded(
   hooks: readonly RunEndedHook[],
   afterwards?: EndedAfterwards,
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
-    // The row as it ended comes back from the update itself: the hooks need it, and no other
-    // statement of this transaction changes it (the events' seq is the one the update set).
-    const ended = await endRunReturning(trx, row.org_id, row.id, ending, now, condition);
-    if (!ended) return false;
-    await writeRunEvents(trx, row.org_id, row.id, events, now, ending.lastEventSeq);
-    await insertUsageRecord(trx, usageRecordOf(row, ending, agentName, now));
-    for (const hook of hooks) await hook(trx, ended);
-    if (afterwards) {
-      await sql`savepoint run_ended_afterwards`.execute(trx);
-      try {
-        await afterwards.run(trx);
-        await sql`release savepoint run_ended_afterwards`.execute(trx);
-      } catch (error) {
-        await sql`rollback to savepoint run_ended_afterwards`.execute(trx);
-        afterwards.onError(error);
-      }
+  return db.transaction().execute((trx) => endRunRecordedIn(trx, row, agentName, ending, events, now, condition, hooks, afterwards));
+}
+
+/** endRunRecorded's writes, in a transaction the caller holds (the executor's last model step shares it). */
+export async function endRunRecordedIn(
+  trx: Transaction<Database>,
+  row: RunsTable,
+  agentName: string,
+  ending: RunEnding,
+  events: SequencedEvent[],
+  now: number,
+  condition: Parameters<typeof endRun>[5],
+  hooks: readonly RunEndedHook[],
+  afterwards?: EndedAfterwards,
+): Promise<boolean> {
+  // The row as it ended comes back from the update itself: the hooks need it, and no other
+  // statement of this transaction changes it (the events' seq is the one the update set).
+  const ended = await endRunReturning(trx, row.org_id, row.id, ending, now, condition);
+  if (!ended) return false;
+  await writeRunEvents(trx, row.org_id, row.id, events, now, ending.lastEventSeq);
+  await insertUsageRecord(trx, usageRecordOf(row, ending, agentName, now));
+  for (const hook of hooks) await hook(trx, ended);
+  if (afterwards) {
+    await sql`savepoint run_ended_afterwards`.execute(trx);
+    try {
+      await afterwards.run(trx);
+      await sql`release savepoint run_ended_afterwards`.execute(trx);
+    } catch (error) {
+      await sql`rollback to savepoint run_ended_afterwards`.execute(trx);
+      afterwards.onError(error);
     }
-    return true;
-  });
+  }
+  return true;
 }
 
 /**

@@ -15,10 +15,12 @@
  * claims it after the decisions (features/approvals).
  */
 import { hostname } from "node:os";
-import type { RunsTable } from "../../db/schema";
+import type { Transaction } from "kysely";
+import type { Database, RunsTable } from "../../db/schema";
 import { randomBase62 } from "../../lib/ids";
 import { historyEntry } from "../../runtime/context";
 import type { RunEvent, SequencedEvent } from "../../runtime/events";
+import type { ChatMessage } from "../../runtime/models/types";
 import { type RunResult, type RunTotals, runAgent } from "../../runtime/loop";
 import { costOf } from "../../runtime/models/catalogue";
 import { touchConversation } from "../conversations/repository";
@@ -26,7 +28,7 @@ import { createMemoryStore } from "../memory/store";
 import type { RunBus } from "./bus";
 import { type ExecutableRun, MAX_OUTPUT_TOKENS, type RunDeps } from "./context";
 import { SUBAGENT_APPROVAL_REFUSAL, approvalRequiredFor } from "../approvals/policy";
-import { type RunEndedHook, type RunWaitingHook, closingEvents, endRunRecorded, statusOf, suspendRunRecorded } from "./ending";
+import { type RunEndedHook, type RunWaitingHook, closingEvents, endRunRecorded, endRunRecordedIn, statusOf, suspendRunRecorded } from "./ending";
 import { RunEventLog, RunEventSink } from "./event-log";
 import { type RunEnding, renewLeases, saveRunProgress } from "./repository";
 
@@ -54,6 +56,18 @@ interface ActiveRun {
   finished: Promise<unknown>;
   /** The loop still runs here, so the lease is renewed (not while the ending is recorded). */
   renewing: boolean;
+}
+
+/** A run's last model call, recorded with its ending: the quota settlement and the answer. */
+interface LastStep {
+  message: ChatMessage | null;
+  settle: (trx: Transaction<Database>) => Promise<void>;
+}
+
+/** What `record` wrote of a run's ending: the events it took from the sink, and the closing ones. */
+interface RecordedEnding {
+  rest: SequencedEvent[];
+  final: SequencedEvent[];
 }
 
 /** Leases renewed per statement: well under every database's limit on bound parameters. */
@@ -127,7 +141,7 @@ export class RunExecutor {
   async execute(run: ExecutableRun, options: ExecuteOptions): Promise<RunResult | null> {
     const { row, access } = run;
     const orgId = access.orgId;
-    const { db, logger, bus } = this.deps;
+    const { logger, bus } = this.deps;
     const controller = new AbortController();
     const active: ActiveRun = { row, controller, detached: null, tail: [], finished: Promise.resolve(), renewing: true };
     this.active.set(row.id, active);
@@ -170,6 +184,8 @@ export class RunExecutor {
       model: run.model.providerModel,
     });
     let result: RunResult;
+    /** The ending, once recorded with the run's last model call. */
+    let recorded: RecordedEnding | null = null;
     let totals: RunTotals = run.start.kind === "resume" ? run.start.state.totals : { usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, cost: 0, iterations: 0, toolCalls: 0 };
     const finished = (async () => {
       if (options.resumed) emit({ event: "resumed", data: { iteration: totals.iterations + 1 } });
@@ -205,10 +221,19 @@ export class RunExecutor {
           },
           // A model call's settlement, the run's totals and its answer are one step, written in one
           // transaction (they were three commits, ~0.2 ms of each run; and a crash between them
-          // left the step half recorded).
-          onModelCall: async ({ reserved, usedTokens, totals: t, message }) => {
+          // left the step half recorded). The call that ends the run shares its transaction with
+          // the ending (see `record`): one commit fewer per run, and no moment at which the call
+          // is recorded but the run's end is not.
+          onModelCall: async ({ reserved, usedTokens, totals: t, message, ending }) => {
             totals = t;
             const settle = await this.deps.quota.settlement(orgId, reserved, usedTokens);
+            if (ending && !active.detached) {
+              // Ending here: the lease is not renewed any more (a renewal after the commit would
+              // find the run ended and take it for a lost lease).
+              active.renewing = false;
+              recorded = await this.record(run, ending, sink, { message, settle });
+              return;
+            }
             const now = Date.now();
             await appender.append(active.detached ? null : message, async (trx) => {
               await settle(trx);
@@ -236,7 +261,8 @@ export class RunExecutor {
 
     try {
       const outcome = { inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens, error: result.error?.type ?? null };
-      if (active.detached) {
+      // Recorded with the last model call, the run has ended whatever happened since (a handoff at shutdown).
+      if (active.detached && !recorded) {
         telemetry.end({ status: "handed_off", ...outcome });
         await this.detach(active, sink);
         return null;
@@ -248,7 +274,7 @@ export class RunExecutor {
       }
       const status = statusOf(result.stopReason);
       telemetry.end({ status, ...outcome });
-      await this.finish(run, result, sink, options);
+      this.finish(run, recorded ?? (await this.record(run, result, sink)), sink, options);
       // One line per run end, joinable with its request's line (runId) and its trace (traceId).
       logger.info("run ended", {
         runId: row.id,
@@ -378,11 +404,13 @@ export class RunExecutor {
 
   /**
    * Records the ending: the run row, the events not yet logged plus `error`/`done`, the usage
-   * record, the ended hooks, the conversation's time and HISTORY in one transaction; then the
-   * final events reach the listener.
+   * record, the ended hooks, the conversation's time and HISTORY in one transaction; with `step`
+   * (the run's last model call: its settlement and answer) in that same transaction. Never throws:
+   * a failed ending is left to the sweep, which records the run from its counters; so a failed
+   * ending with its step writes the step alone as before, lest the sweep bill without that call.
    */
-  private async finish(run: ExecutableRun, result: RunResult, sink: RunEventSink, options: ExecuteOptions): Promise<void> {
-    const { db, logger, bus } = this.deps;
+  private async record(run: ExecutableRun, result: RunResult, sink: RunEventSink, step?: LastStep): Promise<RecordedEnding> {
+    const { db, logger } = this.deps;
     const { row, access } = run;
     const rest = await sink.takeRest();
     const final = closingEvents(row, sink.seq, result, result.stopReason, result.error ?? null, run.children);
@@ -407,16 +435,37 @@ export class RunExecutor {
       },
       onError: (error: unknown) => logger.warn("updating conversation after run failed", { runId: row.id, error }),
     };
+    const events = [...rest, ...final];
+    const condition = { owner: this.owner };
     try {
-      await endRunRecorded(db.kysely, row, run.agent.name, ending, [...rest, ...final], now, { owner: this.owner }, this.endedHooks, afterwards);
+      if (!step) await endRunRecorded(db.kysely, row, run.agent.name, ending, events, now, condition, this.endedHooks, afterwards);
+      else
+        await run.appender.append(step.message, async (trx) => {
+          await step.settle(trx);
+          await endRunRecordedIn(trx, row, run.agent.name, ending, events, now, condition, this.endedHooks, afterwards);
+        });
     } catch (error) {
       // The run row still says "running": once its lease lapses the sweep records it from its counters.
       logger.error("recording the end of a run failed; the sweep will retry", { runId: row.id, error });
+      if (step) {
+        await run.appender
+          .append(step.message, async (trx) => {
+            await step.settle(trx);
+            await saveRunProgress(trx, access.orgId, row.id, this.owner, result, now);
+          })
+          .catch((stepError) => logger.error("recording a run's last model call failed", { runId: row.id, error: stepError }));
+      }
     }
+    return { rest, final };
+  }
+
+  /** The recorded ending reaches followers here (the tail), then the listener and the other gateways. */
+  private finish(run: ExecutableRun, ending: RecordedEnding, sink: RunEventSink, options: ExecuteOptions): void {
+    const { row } = run;
     // Followers here read the tail: it must hold the closing events before they are told.
-    this.active.get(row.id)?.tail.push(...rest, ...final);
-    for (const event of final) options.listener?.(event);
-    bus.publish({ kind: "ended", runId: row.id, seq: sink.seq });
+    this.active.get(row.id)?.tail.push(...ending.rest, ...ending.final);
+    for (const event of ending.final) options.listener?.(event);
+    this.deps.bus.publish({ kind: "ended", runId: row.id, seq: sink.seq });
   }
 
   /** Hands off (background) or cancels (foreground) every run executing here, and waits for them to stop. */
