@@ -8,9 +8,10 @@ const SONNET = "claude-sonnet-4-20250514";
 
 /**
  * The executor's progress update (runs.saveRunProgress): the counters and `updated_at`, nothing
- * else. The ending's update of the same columns goes on with the status and more.
+ * else. The ending's update of the same columns goes on with the status and more. Placeholders are
+ * `?` on SQLite and `$n` on PostgreSQL.
  */
-const PROGRESS_UPDATE = /^update "runs" set "input_tokens" = \?.*"tool_calls" = \?, "updated_at" = \? where /;
+const PROGRESS_UPDATE = /^update "runs" set "input_tokens" = (\?|\$1),.*"tool_calls" = (\?|\$\d+), "updated_at" = (\?|\$\d+) where /;
 
 describe("runs: the last model call is recorded with the run's ending", () => {
   let h: Harness;
