@@ -36,6 +36,7 @@ const CONCURRENCY = list(env.BENCH_CONCURRENCY, "1,50,200");
 const LEVELS = list(env.BENCH_CAPACITY_LEVELS, "1,2,4,8,16,32,64,128");
 const STREAMS = list(env.BENCH_STREAMS, "1000,5000");
 const HISTORY = (env.BENCH_HISTORY ?? "0,10000,100000").split(",").map((s) => Number(s.trim()));
+const maxHistory = Math.max(...HISTORY);
 /** Notes per 1,000 HISTORY entries in the HISTORY phase (1: 100 notes at 100,000 entries); 0 tells HISTORY's cost from the notes'. */
 const NOTES_PER_1000 = Number(env.BENCH_HISTORY_NOTES ?? 1);
 const GATEWAY = env.BENCH_GATEWAY ?? "bundle";
@@ -424,17 +425,10 @@ function fillerEntry(i: number): string {
   return `Asked: what about the ${pick(1)} ${pick(2)} for ${pick(3)} ${i}? | Answered: The ${pick(4)} ${pick(5)} is fine; see ${pick(6)} notes.`;
 }
 
-/**
- * Runs against agents that remember more and more: each level is a new agent pre-filled (in the
- * database directly) with N HISTORY entries and N/1,000 notes (notes are always in the prompt and
- * capped per agent, so they cannot grow like HISTORY), then the same chat as the overhead phase,
- * whose message names some of the entries' words. Runs/s and overhead against the empty agent.
- */
 /** The issue's table for one database: each figure with its "done at" bar. */
 function printSummary(label: string) {
   const v = (key: string, digits = 1) => (summary.has(key) ? (summary.get(key) as number).toFixed(digits) : "not measured");
   const maxStreams = Math.max(...STREAMS);
-  const maxHistory = Math.max(...HISTORY);
   out(`\n### Figures of the performance issue (${label})\n`);
   out("| figure | this run | done at |");
   out("|---|---|---|");
@@ -452,6 +446,9 @@ function printSummary(label: string) {
   out(
     `| runs/s with ${maxHistory.toLocaleString("en-US")} HISTORY ÷ none (by CPU per run) | ${v(`history:${maxHistory}`, 3)} (${v(`historyCpu:${maxHistory}`, 3)}) | ≥ 0.9 |`,
   );
+  out(
+    `| the same, interleaved with an empty agent in one table (by CPU) | ${v("historyInterleaved", 3)} (${v("historyInterleavedCpu", 3)}) | (reported) |`,
+  );
   out(`| runs/s with a follower of each run ÷ alone (conc 1 / 8) | ${v("follower:1", 3)} / ${v("follower:8", 3)} | (reported) |`);
   // After the capacity phase the bench's org holds ~100k runs: a background start that read them all showed here (0.20).
   out(`| background runs/s, followed, ÷ chat alone (conc 1 / 8) | ${v("background:1", 3)} / ${v("background:8", 3)} | (reported) |`);
@@ -460,6 +457,12 @@ function printSummary(label: string) {
   out("| usage summary at 1M records | printed by bench/usage.ts below | < 100 ms |");
 }
 
+/**
+ * Runs against agents that remember more and more: each level is a new agent pre-filled (in the
+ * database directly) with N HISTORY entries and N/1,000 notes (notes are always in the prompt and
+ * capped per agent, so they cannot grow like HISTORY), then the same chat as the overhead phase,
+ * whose message names some of the entries' words. Runs/s and overhead against the empty agent.
+ */
 async function historyScaling(g: Gateway, modelUrl: string) {
   const MESSAGE = "Hello, how is the staging deploy going?";
   out(`\n### HISTORY scaling (fast model, concurrency 1; agent pre-filled with N HISTORY entries and N × ${NOTES_PER_1000}/1000 notes)\n`);
@@ -472,13 +475,18 @@ async function historyScaling(g: Gateway, modelUrl: string) {
     const direct = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, MESSAGE), 1, Math.max(2, SECONDS / 2));
     let empty = 0;
     let emptyCpu = 0;
-    for (const n of HISTORY) {
+    const newAgent = async (name: string) => {
       const res = await fetch(`${g.url}/v1/orgs/${g.orgId}/agents`, {
         method: "POST",
         headers: { "content-type": "application/json", cookie: g.cookie },
-        body: JSON.stringify({ name: `History ${n}`, systemPrompt: "Be brief.", model: SONNET, enabledTools: [] }),
+        body: JSON.stringify({ name, systemPrompt: "Be brief.", model: SONNET, enabledTools: [] }),
       });
-      const agentId = ((await res.json()) as { id: string }).id;
+      return ((await res.json()) as { id: string }).id;
+    };
+    let fullest = "";
+    for (const n of HISTORY) {
+      const agentId = await newAgent(`History ${n}`);
+      if (n === maxHistory) fullest = agentId;
       const fillStart = performance.now();
       const base = Date.now() - n * 60_000;
       for (let i = 0; i < n; i += 500) {
@@ -520,9 +528,44 @@ async function historyScaling(g: Gateway, modelUrl: string) {
       summary.set(`history:${n}`, r.rps / empty);
       summary.set(`historyCpu:${n}`, emptyCpu / cpu);
     }
+    if (fullest && maxHistory > 0) await historyInterleaved(g, { empty: await newAgent("History 0, after"), full: fullest });
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The sequential figures above measure each agent once, minutes apart, so a machine that slows
+ * down in between moves the ratio (0.94 and 0.56 in two runs of the same code). This measures an
+ * empty agent and the fullest one in alternating one-second rounds, so drift falls on both alike.
+ * The empty agent is made after the fills: the index it reads holds every fill (the other agents'
+ * entries), which the sequential empty figure's did not.
+ */
+async function historyInterleaved(g: Gateway, agents: { empty: string; full: string }) {
+  const MESSAGE = "Hello, how is the staging deploy going?";
+  const rounds = Math.max(4, Math.round(SECONDS * 2));
+  const totals = { empty: { runs: 0, seconds: 0, cpu: 0 }, full: { runs: 0, seconds: 0, cpu: 0 } };
+  for (const which of ["empty", "full"] as const) await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, MESSAGE), 1, 1);
+  for (let i = 0; i < rounds; i++) {
+    // Alternate which goes first, so neither always follows the other's leftovers.
+    for (const which of i % 2 ? (["full", "empty"] as const) : (["empty", "full"] as const)) {
+      const cpuBefore = cpuMsOf(g.pid);
+      const r = await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, MESSAGE), 1, 1);
+      totals[which].cpu += cpuMsOf(g.pid) - cpuBefore;
+      totals[which].runs += r.rps;
+      totals[which].seconds += 1;
+    }
+  }
+  const rps = (t: typeof totals.empty) => t.runs / t.seconds;
+  const cpu = (t: typeof totals.empty) => t.cpu / Math.max(1, t.runs);
+  const ratio = rps(totals.full) / rps(totals.empty);
+  const cpuRatio = cpu(totals.empty) / cpu(totals.full);
+  out(
+    `\nInterleaved (${rounds} rounds of 1 s each, one table): an empty agent ${f(rps(totals.empty))} runs/s (${cpu(totals.empty).toFixed(2)} ms CPU/run), ` +
+      `${maxHistory.toLocaleString("en-US")} entries ${f(rps(totals.full))} runs/s (${cpu(totals.full).toFixed(2)} ms); ratio ${ratio.toFixed(3)} (by CPU ${cpuRatio.toFixed(3)})`,
+  );
+  summary.set("historyInterleaved", ratio);
+  summary.set("historyInterleavedCpu", cpuRatio);
 }
 
 async function streams(g: Gateway) {
