@@ -649,6 +649,24 @@ async function statements(g: Gateway, modelUrl: string, dataDir: string) {
         `| \`${text}\` | ${(t.count / Math.max(1, runs)).toFixed(2)} | ${t.meanUs.toFixed(1)} | ${((t.totalMs * 1000) / Math.max(1, runs)).toFixed(1)} | ${((100 * t.totalMs) / window.totalMs).toFixed(1)} % |`,
       );
     }
+    // The plain API phase's request, one at a time: what a keyed GET asks of the database.
+    const gets = 500;
+    await diagnostics(timed, true);
+    for (let i = 0; i < gets; i++) {
+      const res = await fetch(`${timed.url}/v1/orgs/${timed.orgId}/agents`, { headers: { authorization: `Bearer ${timed.key}` } });
+      if (res.status !== 200) throw new Error(`keyed GET answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+    const api = (await diagnostics(timed)).statements;
+    if (!api) throw new Error("the gateway reported no statement timings");
+    out(
+      `\nPer keyed \`GET /v1/orgs/:orgId/agents\` (${gets}, one at a time): ${(api.count / gets).toFixed(2)} statements, ` +
+        `${((api.totalMs * 1000) / gets).toFixed(0)} µs of SQL: ` +
+        api.top
+          .slice(0, 6)
+          .map((t) => `\`${t.sql.replace(/\s+/g, " ").slice(0, 60)}\` ×${(t.count / gets).toFixed(2)} ${t.meanUs.toFixed(1)} µs`)
+          .join("; "),
+    );
   } finally {
     await timed.stop();
   }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Account, type Harness, createHarness } from "../../../test/helpers/harness";
 import { buildSystemPrompt } from "../../runtime/prompt";
 import { builtinSkillId, loadBuiltinSkills } from "./builtin";
-import { listAgentSkills } from "./repository";
+import { listAgentSkills, skillSummariesOfAgents } from "./repository";
 
 const agentBody = { name: "Helper", systemPrompt: "You help.", model: "claude-sonnet-4-20250514" };
 const skillBody = {
@@ -263,6 +263,38 @@ describe("skills", () => {
     const again = await h.request("DELETE", `/v1/orgs/${a.orgId}/skills/${skill.id}`, { cookie: a.cookie });
     expect(again.status).toBe(404);
     expect((await h.request("GET", `/v1/orgs/${a.orgId}/skills/${skill.id}`, { cookie: a.cookie })).status).toBe(404);
+  });
+
+  it("a page of agents carries each agent's own skills, at every page size, never another org's", async () => {
+    const x = await createAgent(a, "Page X");
+    const y = await createAgent(a, "Page Y");
+    const other = await createAgent(b, "Other org");
+    for (const [account, agent, skill] of [
+      [a, x, "skl_builtin_writing"],
+      [a, y, "skl_builtin_translation"],
+      [b, other, "skl_builtin_code_review"],
+    ] as const) {
+      const put = await h.request("PUT", `/v1/orgs/${account.orgId}/agents/${agent.id}/skills/${skill}`, { cookie: account.cookie });
+      expect(put.status).toBe(200);
+    }
+    const names = (skills: Array<{ name: string }>) => skills.map((s) => s.name);
+    // Two pages of different sizes (two prepared statements), then the first size again.
+    for (const limit of [2, 3, 2]) {
+      const page = await h.request("GET", `/v1/orgs/${a.orgId}/agents?limit=${limit}`, { cookie: a.cookie });
+      expect(page.status).toBe(200);
+      const byId = new Map(page.body.data.map((agent: { id: string; skills: Array<{ name: string }> }) => [agent.id, names(agent.skills)]));
+      expect(byId.get(y.id)).toEqual(["translation"]);
+      if (limit > 1) expect(byId.get(x.id)).toEqual(["writing"]);
+    }
+    // The repository with another org's agent among the ids, and with more ids than are prepared.
+    const ids = [x.id, y.id, other.id, ...Array.from({ length: 120 }, (_, i) => `agt_missing${i}`)];
+    for (const some of [ids.slice(0, 3), ids]) {
+      const got = await skillSummariesOfAgents(h.services.db.kysely, a.orgId, some);
+      expect(got.size).toBe(some.length);
+      expect(names(got.get(x.id) ?? [])).toEqual(["writing"]);
+      expect(names(got.get(y.id) ?? [])).toEqual(["translation"]);
+      expect(got.get(other.id)).toEqual([]);
+    }
   });
 
   it("another org's owner session and admin key get 404 on every skill route", async () => {
