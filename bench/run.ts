@@ -5,7 +5,7 @@
  *
  * Knobs (full run = defaults): BENCH_SECONDS per measurement (5), BENCH_WARMUP_SECONDS (8), BENCH_CONCURRENCY (1,50,200),
  * BENCH_CAPACITY_LEVELS (1,2,4,8,16,32,64,128), BENCH_STREAMS (1000,5000), BENCH_STREAM_SECONDS
- * (30), BENCH_HISTORY (0,10000,100000), BENCH_HISTORY_NOTES (notes per 1,000 entries, 1), BENCH_ONLY (overhead,capacity,eventlog,history,api,streams,processes;
+ * (30), BENCH_HISTORY (0,10000,100000), BENCH_HISTORY_NOTES (notes per 1,000 entries, 1), BENCH_ONLY (overhead,capacity,eventlog,api,history,streams,processes,statements;
  * processes: 1 vs 2 gateway processes, PostgreSQL only, with Redis when REDIS_URL is set),
  * BENCH_SKIP_USAGE=1 skips bench/usage.ts, BENCH_PROFILE_DIR writes the gateway's CPU profile there,
  * BENCH_GATEWAY (bundle: build/gateway.mjs as `npm start` runs it, built at the start; tsx: src/main.ts
