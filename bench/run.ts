@@ -420,6 +420,8 @@ async function eventLog(g: Gateway) {
 /** Summary-like HISTORY lines: a few topics, some of which the benchmark's question names. */
 const TOPICS =
   "staging deploy pipeline invoice acme weather server refund order billing report metric falcon project customer migration".split(" ");
+/** The HISTORY phases' message: it names some of the fill's words. */
+const HISTORY_MESSAGE = "Hello, how is the staging deploy going?";
 function fillerEntry(i: number): string {
   const pick = (k: number) => TOPICS[(i * 7 + k * 13 + ((i >> k) & 3)) % TOPICS.length];
   return `Asked: what about the ${pick(1)} ${pick(2)} for ${pick(3)} ${i}? | Answered: The ${pick(4)} ${pick(5)} is fine; see ${pick(6)} notes.`;
@@ -464,7 +466,6 @@ function printSummary(label: string) {
  * whose message names some of the entries' words. Runs/s and overhead against the empty agent.
  */
 async function historyScaling(g: Gateway, modelUrl: string) {
-  const MESSAGE = "Hello, how is the staging deploy going?";
   out(`\n### HISTORY scaling (fast model, concurrency 1; agent pre-filled with N HISTORY entries and N × ${NOTES_PER_1000}/1000 notes)\n`);
   out(
     "| HISTORY entries | notes | fill s | runs/s | overhead total p50/p99 ms | runs/s ÷ empty | gateway CPU ms/run | empty ÷ this CPU | errors |",
@@ -472,7 +473,7 @@ async function historyScaling(g: Gateway, modelUrl: string) {
   out("|---|---|---|---|---|---|---|---|---|");
   const db = openDatabase(g.databaseUrl);
   try {
-    const direct = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, MESSAGE), 1, Math.max(2, SECONDS / 2));
+    const direct = await closedLoop(() => oneRun({ kind: "direct", modelUrl }, HISTORY_MESSAGE), 1, Math.max(2, SECONDS / 2));
     let empty = 0;
     let emptyCpu = 0;
     const newAgent = async (name: string) => {
@@ -514,9 +515,9 @@ async function historyScaling(g: Gateway, modelUrl: string) {
       if (db.dialect === "sqlite") await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db.kysely);
       const fill = (performance.now() - fillStart) / 1000;
       const target = { ...g, agentId };
-      await closedLoop(() => oneRun({ kind: "gateway", g: target }, MESSAGE), 1, 1); // warm the new agent's paths
+      await closedLoop(() => oneRun({ kind: "gateway", g: target }, HISTORY_MESSAGE), 1, 1); // warm the new agent's paths
       const cpuBefore = cpuMsOf(g.pid);
-      const r = await closedLoop(() => oneRun({ kind: "gateway", g: target }, MESSAGE), 1, SECONDS);
+      const r = await closedLoop(() => oneRun({ kind: "gateway", g: target }, HISTORY_MESSAGE), 1, SECONDS);
       const cpu = (cpuMsOf(g.pid) - cpuBefore) / Math.max(1, r.rps * SECONDS);
       if (n === HISTORY[0]) {
         empty = r.rps;
@@ -528,7 +529,7 @@ async function historyScaling(g: Gateway, modelUrl: string) {
       summary.set(`history:${n}`, r.rps / empty);
       summary.set(`historyCpu:${n}`, emptyCpu / cpu);
     }
-    if (fullest && maxHistory > 0) await historyInterleaved(g, { empty: await newAgent("History 0, after"), full: fullest });
+    if (maxHistory > 0) await historyInterleaved(g, { empty: await newAgent("History 0, after"), full: fullest });
   } finally {
     await db.close();
   }
@@ -542,15 +543,14 @@ async function historyScaling(g: Gateway, modelUrl: string) {
  * entries), which the sequential empty figure's did not.
  */
 async function historyInterleaved(g: Gateway, agents: { empty: string; full: string }) {
-  const MESSAGE = "Hello, how is the staging deploy going?";
   const rounds = Math.max(4, Math.round(SECONDS * 2));
   const totals = { empty: { runs: 0, seconds: 0, cpu: 0 }, full: { runs: 0, seconds: 0, cpu: 0 } };
-  for (const which of ["empty", "full"] as const) await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, MESSAGE), 1, 1);
+  for (const which of ["empty", "full"] as const) await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, HISTORY_MESSAGE), 1, 1);
   for (let i = 0; i < rounds; i++) {
     // Alternate which goes first, so neither always follows the other's leftovers.
     for (const which of i % 2 ? (["full", "empty"] as const) : (["empty", "full"] as const)) {
       const cpuBefore = cpuMsOf(g.pid);
-      const r = await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, MESSAGE), 1, 1);
+      const r = await closedLoop(() => oneRun({ kind: "gateway", g: { ...g, agentId: agents[which] } }, HISTORY_MESSAGE), 1, 1);
       totals[which].cpu += cpuMsOf(g.pid) - cpuBefore;
       totals[which].runs += r.rps;
       totals[which].seconds += 1;

@@ -82,14 +82,11 @@ export async function detachSkill(db: Executor, orgId: string, agentId: string, 
   return Number(result.numDeletedRows) > 0;
 }
 
-// Prepared (src/db/prepared.ts): one agent's links, read by every run and every agent read.
-const linksOfAgent = prepare<[string, string], { agent_id: string; skill_id: string }>((db, p) =>
-  db.selectFrom("agent_skills").select(["agent_id", "skill_id"]).where("org_id", "=", p(0)).where("agent_id", "=", p(1)).orderBy("created_at").orderBy("skill_id"),
-);
 /**
- * The links of n agents (a page of the agent list), prepared per n, since an `in` list's length is
- * part of the SQL: building the query anew was ~20 µs of a keyed list's CPU. Pages hold at most
- * 100 agents; a longer list (no caller makes one today) is built per call, not kept.
+ * The links of n agents, prepared per n (src/db/prepared.ts), since an `in` list's length is part
+ * of the SQL: one agent's for every run and agent read, a page's for the agent list (building
+ * that query per request was ~50 µs of a five-agent list's CPU). Pages hold at most 100 agents;
+ * a longer list (no caller makes one today) is built per call, not kept.
  */
 const MAX_PREPARED_LINKS = 100;
 type AgentSkillLink = { agent_id: string; skill_id: string };
@@ -103,15 +100,19 @@ const linksOfAgentsQuery = (db: Executor, orgId: string, agentIds: readonly stri
     .where("agent_id", "in", [...agentIds])
     .orderBy("created_at")
     .orderBy("skill_id");
-function linksOfAgents(db: Executor, orgId: string, agentIds: readonly string[]): Promise<AgentSkillLink[]> {
-  const count = agentIds.length;
-  if (count > MAX_PREPARED_LINKS) return linksOfAgentsQuery(db, orgId, agentIds).execute();
+function preparedLinks(count: number): PreparedQuery<string[], AgentSkillLink> {
   let query = linksOfAgentsByCount.get(count);
   if (!query) {
     query = prepare((k, p) => linksOfAgentsQuery(k, p(0), Array.from({ length: count }, (_, i) => p(i + 1))));
     linksOfAgentsByCount.set(count, query);
   }
-  return query.rows(db, [orgId, ...agentIds]);
+  return query;
+}
+// One agent's links: prepared at load, so the query plans test (prepared.test.ts) checks it.
+preparedLinks(1);
+function linksOfAgents(db: Executor, orgId: string, agentIds: readonly string[]): Promise<AgentSkillLink[]> {
+  if (agentIds.length > MAX_PREPARED_LINKS) return linksOfAgentsQuery(db, orgId, agentIds).execute();
+  return preparedLinks(agentIds.length).rows(db, [orgId, ...agentIds]);
 }
 
 /**
@@ -127,10 +128,7 @@ async function resolveAttachments(
 ): Promise<Map<string, ResolvedSkill[]>> {
   const out = new Map<string, ResolvedSkill[]>(agentIds.map((id) => [id, []]));
   if (agentIds.length === 0) return out;
-  const links =
-    agentIds.length === 1
-      ? await linksOfAgent.rows(db, [orgId, agentIds[0]])
-      : await linksOfAgents(db, orgId, agentIds);
+  const links = await linksOfAgents(db, orgId, agentIds);
   const customIds = [...new Set(links.map((l) => l.skill_id).filter((id) => !isBuiltinSkillId(id)))];
   const custom = new Map<string, ResolvedSkill>();
   if (customIds.length > 0) {
