@@ -108,7 +108,7 @@ function preparedLinks(count: number): PreparedQuery<string[], AgentSkillLink> {
   }
   return query;
 }
-// One agent's links: prepared at load, so the query plans test (prepared.test.ts) checks it.
+// One agent's links: prepared at load, so src/db/query-plans.test.ts checks its plan.
 preparedLinks(1);
 function linksOfAgents(db: Executor, orgId: string, agentIds: readonly string[]): Promise<AgentSkillLink[]> {
   if (agentIds.length > MAX_PREPARED_LINKS) return linksOfAgentsQuery(db, orgId, agentIds).execute();
