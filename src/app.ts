@@ -30,7 +30,7 @@ import { idempotency } from "./http/idempotency";
 import { requestLimits } from "./http/request-limits";
 import { httpMetrics } from "./http/metrics";
 import { requestTracing } from "./http/tracing";
-import { accessLog, csrfOriginCheck, limitBody, requestId, requireJsonContentType, securityHeaders } from "./http/middleware";
+import { accessLog, csrfOriginCheck, limitBody, onRequestsWithBodies, requestBasics, requireJsonContentType } from "./http/middleware";
 import { RunStreamMessageSchema } from "./features/runs/event-schemas";
 import { SECURITY_SCHEMES } from "./http/openapi";
 import { dashboardRoutes, htmlNotFound } from "./dashboard/routes";
@@ -49,25 +49,23 @@ const nonJsonBodies = (path: string, mediaType: string) =>
 export function createApp(services: Services): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.use("*", async (c, next) => {
-    c.set("services", services);
-    c.set("hostOrgId", null);
-    c.set("principal", null);
-    await next();
-  });
-  app.use("*", requestId);
+  app.use("*", requestBasics(services));
   const { metrics, tracing } = services.telemetry;
   if (metrics) app.use("*", httpMetrics({ metrics }));
   if (tracing) app.use("*", requestTracing({ tracing }));
-  app.use("*", securityHeaders);
   app.use("*", accessLog);
   // After the request id and access log, so a 421 carries X-Request-Id and is logged like any response.
   app.use("*", hostRouting);
   // File uploads have their own, larger limit (maxUploadBytes) on their route.
   const bodyLimit = limitBody(services.config.limits.maxBodyBytes);
-  app.use("/v1/*", (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)));
-  app.use("/v1/*", requireJsonContentType(nonJsonBodies));
-  app.use("/v1/*", csrfOriginCheck(services.config.publicUrl));
+  app.use(
+    "/v1/*",
+    onRequestsWithBodies(
+      (c, next) => (isUploadPath(c.req.path) ? next() : bodyLimit(c, next)),
+      requireJsonContentType(nonJsonBodies),
+      csrfOriginCheck(services.config.publicUrl),
+    ),
+  );
   // Limits before idempotency: a refused request claims no key.
   if (services.limits.requests) {
     const limited = requestLimits({

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { AppEnv, Principal } from "../context";
 import { ApiError, errors } from "../errors";
 import { peekPrincipal } from "../auth";
@@ -47,8 +47,9 @@ export interface IdempotencyOptions {
  * app.use("/v1/*", idempotency({ store: services.idempotency, skip: isUploadPath }));
  */
 export function idempotency(options: IdempotencyOptions): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (c.req.method !== "POST") return next();
+  // Only POSTs are replayed: every other request passes without entering the async body below.
+  return (c, next) => (c.req.method === "POST" ? replayOrRecord(c, next) : next());
+  async function replayOrRecord(c: Context<AppEnv>, next: Next): ReturnType<MiddlewareHandler<AppEnv>> {
     const key = c.req.header(IDEMPOTENCY_HEADER);
     if (key === undefined || options.skip?.(c.req.path)) return next();
     if (!VALID_KEY.test(key)) {
@@ -120,7 +121,7 @@ export function idempotency(options: IdempotencyOptions): MiddlewareHandler<AppE
       c.var.services.logger.warn("idempotency record failed", { requestId: c.var.requestId, error });
       await options.store.release(ref).catch(() => {});
     }
-  };
+  }
 }
 
 /** The caller and the org: a key is one org's; a user's org is the path's (the principal already scopes it to them). */
