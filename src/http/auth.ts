@@ -3,9 +3,10 @@ import { getCookie } from "hono/cookie";
 import { sha256Hex } from "../features/api-keys/key-format";
 import { findSessionUser } from "../features/auth/repository";
 import { findRole } from "../features/orgs/repository";
-import type { AppEnv, OrgAccess, Principal, Scope } from "./context";
+import type { ApiKeysTable } from "../db/schema";
+import type { AppEnv, OrgAccess, Permission, Principal, Scope } from "./context";
 import { errors } from "./errors";
-import { permissionsOfRole, permissionsOfScopes, requireAgentScopedRoute } from "./permissions";
+import { permissionsOfRole, permissionsOfScopes, requireAgentScopedRoute, requirePermission } from "./permissions";
 
 export const SESSION_COOKIE = "openpaw_session";
 
@@ -53,9 +54,33 @@ async function requireHostOrg(c: Context<AppEnv>, principal: Principal): Promise
   if (!belongs) throw errors.notFound("Resource");
 }
 
+/**
+ * Principals of keys, and their access to their org, made once per key record: the authenticator
+ * hands out the same record for every request while it caches it, so a keyed request parses no
+ * scopes and builds no permission set. Frozen, since every request of that key shares them.
+ */
+const keyPrincipals = new WeakMap<ApiKeysTable, Principal>();
+const keyAccess = new WeakMap<Principal, OrgAccess>();
+
+function keyPrincipal(key: ApiKeysTable): Principal {
+  let principal = keyPrincipals.get(key);
+  if (!principal) {
+    principal = Object.freeze({
+      kind: "key" as const,
+      keyId: key.id,
+      orgId: key.org_id,
+      scopes: Object.freeze(JSON.parse(key.scopes)) as Scope[],
+      agentIds: key.agent_ids ? (Object.freeze(JSON.parse(key.agent_ids)) as string[]) : null,
+      expiresAt: key.expires_at,
+    });
+    keyPrincipals.set(key, principal);
+  }
+  return principal;
+}
+
 /** The credential the request presents, checked, whatever the host. */
 async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null> {
-  const { services } = c.var;
+  const services = c.get("services");
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -66,15 +91,7 @@ async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null>
       if (result.reason === "expired") throw errors.unauthenticated("This API key has expired.", "key_expired");
       throw errors.unauthenticated("Invalid API key.", "invalid_api_key");
     }
-    const key = result.key;
-    return {
-      kind: "key",
-      keyId: key.id,
-      orgId: key.org_id,
-      scopes: JSON.parse(key.scopes) as Scope[],
-      agentIds: key.agent_ids ? (JSON.parse(key.agent_ids) as string[]) : null,
-      expiresAt: key.expires_at,
-    };
+    return keyPrincipal(result.key);
   }
   const token = getCookie(c, SESSION_COOKIE);
   if (token) {
@@ -85,12 +102,18 @@ async function presentedPrincipal(c: Context<AppEnv>): Promise<Principal | null>
   return null;
 }
 
-/** Requires a principal (key or session) and stores it in `c.var.principal`. */
-export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** The request's principal (key or session), stored in `c.var.principal`; 401 without one. */
+async function requirePrincipal(c: Context<AppEnv>): Promise<Principal> {
   const principal = await authenticate(c);
   if (!principal)
     throw errors.unauthenticated('Authentication required: send an API key as "Authorization: Bearer sk_live_..." or sign in.');
   c.set("principal", principal);
+  return principal;
+}
+
+/** Requires a principal (key or session) and stores it in `c.var.principal`. */
+export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await requirePrincipal(c);
   await next();
 };
 
@@ -110,13 +133,12 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
   if (hostOrgId && hostOrgId !== orgId) throw errors.notFound("Organization");
   if (principal.kind === "key") {
     if (principal.orgId !== orgId) throw errors.notFound("Organization");
-    return {
-      orgId,
-      principal,
-      role: null,
-      permissions: permissionsOfScopes(principal.scopes),
-      agentIds: principal.agentIds,
-    };
+    let access = keyAccess.get(principal);
+    if (!access) {
+      access = Object.freeze({ orgId, principal, role: null, permissions: permissionsOfScopes(principal.scopes), agentIds: principal.agentIds });
+      keyAccess.set(principal, access);
+    }
+    return access;
   }
   const role = await findRole(c.get("services").db.kysely, orgId, principal.userId);
   if (!role) throw errors.notFound("Organization");
@@ -124,14 +146,23 @@ export async function resolveOrgAccess(c: Context<AppEnv>, principal: Principal,
 }
 
 /**
- * Middleware for `/v1/orgs/:orgId/*`: sets `c.var.access`. Runs after `requireAuth`. A key
- * restricted to some agents is refused routes beyond them here, for every org route at once.
+ * Middleware for `/v1/orgs/:orgId/*`, in one layer: authentication (`c.var.principal`, 401), the
+ * caller's access to the org (`c.var.access`, 404 when it has none), a key restricted to some
+ * agents refused routes beyond them (403, for every org route at once), and the route's
+ * `permission` (403), when it names one.
+ *
+ * @example
+ * app.on("GET", "/v1/orgs/:orgId/agents", orgGuard("read"), handler);
  */
-export const orgAccess: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const orgId = c.req.param("orgId");
-  if (!orgId) throw errors.notFound("Organization");
-  const access = await resolveOrgAccess(c, c.get("principal") as Principal, orgId);
-  requireAgentScopedRoute(access, c.req.method, c.req.routePath);
-  c.set("access", access);
-  await next();
-};
+export function orgGuard(permission: Permission | null): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = await requirePrincipal(c);
+    const orgId = c.req.param("orgId");
+    if (!orgId) throw errors.notFound("Organization");
+    const access = await resolveOrgAccess(c, principal, orgId);
+    requireAgentScopedRoute(access, c.req.method, c.req.routePath);
+    if (permission) requirePermission(access, permission);
+    c.set("access", access);
+    await next();
+  };
+}

@@ -1,10 +1,9 @@
 import { type RouteConfig, type z, createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { orgAccess, requireAuth } from "./auth";
+import { orgGuard, requireAuth } from "./auth";
 import { isGatewayOnly } from "./host-routing";
 import type { AppEnv, Permission } from "./context";
 import { ErrorSchema } from "./openapi";
-import { requirePermission } from "./permissions";
 
 /**
  * Route declarations that say once what the middleware does: who may call (the security of the
@@ -134,9 +133,14 @@ function mergeErrors(
  * key-only surfaces refuse a cookie before anything else).
  */
 export function apiRoute<P extends string, R extends ApiRouteConfig & { path: P }>(config: R) {
+  const auth = config.audience === "principal" || config.audience === "user" ? [requireAuth] : [];
+  return declaredRoute(config, auth);
+}
+
+/** `config` declared, with `auth` (the middleware that authenticates, if any) ahead of its own middleware. */
+function declaredRoute<P extends string, R extends ApiRouteConfig & { path: P }>(config: R, auth: MiddlewareHandler<AppEnv>[]) {
   const { audience, errors: own, errorSchema, middleware, ...route } = config;
   const extra = middleware === undefined ? [] : Array.isArray(middleware) ? middleware : [middleware];
-  const auth = audience === "principal" || audience === "user" ? [requireAuth] : [];
   const hasInput = Object.keys(route.request ?? {}).length > 0;
   const statuses = mergeErrors(middlewareStatuses({ method: route.method, path: route.path, audience, hasInput }), own);
   return createRoute({
@@ -160,18 +164,11 @@ export interface OrgRouteConfig extends Omit<ApiRouteConfig, "audience" | "error
   permission: Permission | null;
 }
 
-/** Checks the org permission of the caller (after orgAccess has resolved it). */
-function needs(permission: Permission): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    requirePermission(c.var.access, permission);
-    await next();
-  };
-}
-
 /**
  * An operation under `/v1/orgs/{orgId}`: authentication (key or session), the caller's access to
  * the org (404 when it has none; 403 beyond a restricted key's agents), the permission, and the
- * error statuses all of these answer.
+ * error statuses all of these answer. One middleware (`orgGuard`) does all four, so a request
+ * passes one layer of the chain for them rather than three.
  */
 export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P }>(config: R) {
   const { permission, middleware, errors: own, description, ...route } = config;
@@ -182,13 +179,16 @@ export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P 
     403: ERROR_STATUS_DESCRIPTIONS[403],
     404: "Not found: no such organization for this caller, or no such resource in it (another org's is never revealed)",
   };
-  return apiRoute({
-    ...route,
-    description: [needed, description?.replace(/^Needs \w+ permission\.\s*/, "")].filter(Boolean).join(" "),
-    audience: "principal",
-    middleware: [orgAccess, ...(permission ? [needs(permission)] : []), ...extra],
-    errors: mergeErrors(orgErrors, own),
-  }) as unknown as Omit<R, "permission" | "errors" | "middleware"> & {
+  return declaredRoute(
+    {
+      ...route,
+      description: [needed, description?.replace(/^Needs \w+ permission\.\s*/, "")].filter(Boolean).join(" "),
+      audience: "principal",
+      middleware: extra,
+      errors: mergeErrors(orgErrors, own),
+    },
+    [orgGuard(permission)],
+  ) as unknown as Omit<R, "permission" | "errors" | "middleware"> & {
     middleware: MiddlewareHandler<AppEnv>[];
     getRoutingPath(): ReturnType<ReturnType<typeof createRoute<P, R>>["getRoutingPath"]>;
   };

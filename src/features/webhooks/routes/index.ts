@@ -11,7 +11,7 @@ import { updateWebhook } from "./update";
 /**
  * Webhook endpoints of an org (DESIGN.md §6): CRUD, a test delivery, the delivery log, secret rotation.
  * Webhooks carry every agent's runs, so they are org-wide: reading needs `read`, changing them (and
- * their secrets) `admin`, and keys restricted to some agents never reach them (orgAccess refuses).
+ * their secrets) `admin`, and keys restricted to some agents never reach them (orgGuard refuses).
  */
 export function webhookRoutes() {
   const app = createRouter();
