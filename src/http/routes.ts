@@ -174,7 +174,6 @@ export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P 
   const { permission, middleware, errors: own, description, ...route } = config;
   if (!permission && !description) throw new Error(`${route.operationId}: say who may call it (the handler decides)`);
   const needed = permission ? `Needs \`${permission}\` permission in the organization (a role or key scope that grants it).` : "";
-  const extra = middleware === undefined ? [] : Array.isArray(middleware) ? middleware : [middleware];
   const orgErrors: Partial<Record<ErrorStatus, string>> = {
     403: ERROR_STATUS_DESCRIPTIONS[403],
     404: "Not found: no such organization for this caller, or no such resource in it (another org's is never revealed)",
@@ -184,7 +183,7 @@ export function orgRoute<P extends string, R extends OrgRouteConfig & { path: P 
       ...route,
       description: [needed, description?.replace(/^Needs \w+ permission\.\s*/, "")].filter(Boolean).join(" "),
       audience: "principal",
-      middleware: extra,
+      middleware,
       errors: mergeErrors(orgErrors, own),
     },
     [orgGuard(permission)],
