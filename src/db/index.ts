@@ -6,7 +6,9 @@ import pg from "pg";
 import type { StatementTimings } from "../lib/statement-timings";
 import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer } from "./checkpointer";
 import { InlineLimitsPlugin } from "./inline-limits";
+import { ReadCache } from "./read-cache";
 import type { Database } from "./schema";
+import { WriteVersions, writeTarget } from "./write-versions";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -20,6 +22,8 @@ export interface Db {
   poolStats(): { size: number; total: number; idle: number; waiting: number } | null;
   /** Where every statement's time is recorded, when opened with `statementTimings`. */
   statementTimings: StatementTimings | null;
+  /** Read-mostly query results kept until a table they read is written (src/db/read-cache.ts; SQLite only). */
+  reads: ReadCache;
   close(): Promise<void>;
 }
 
@@ -28,23 +32,60 @@ export interface Db {
  * full garbage collection frees, so under load the process grows and time goes to re-parsing the
  * same SQL. Statements are reused by their text instead (better-sqlite3 runs one at a time, and
  * we never stream, so a cached statement is never busy), keeping the most recent 500.
+ *
+ * Each statement is classified by its text once, when prepared: one that writes tells `versions`
+ * which table, every time it runs (src/db/write-versions.ts).
  */
-function withStatementCache(sqlite: SQLite.Database, size = 500): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>();
+function withStatementCache(sqlite: SQLite.Database, versions: WriteVersions, size = 500): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     prepare(text) {
       let statement = cache.get(text);
       if (statement) {
         cache.delete(text);
       } else {
-        statement = sqlite.prepare(text);
+        statement = counted(sqlite.prepare(text) as unknown as SqliteStatement, versions, writeTarget(text));
         if (cache.size >= size) cache.delete(cache.keys().next().value as string);
       }
       cache.set(text, statement);
-      return statement as unknown as SqliteStatement;
+      return statement;
     },
     close: () => sqlite.close(),
   };
+}
+
+/** A writing statement that reports each execution to `versions`; a reading one as it is. */
+function counted(statement: SqliteStatement, versions: WriteVersions, target: ReturnType<typeof writeTarget>): SqliteStatement {
+  if (target === null) return statement;
+  return {
+    reader: statement.reader,
+    all(parameters) {
+      versions.wrote(target);
+      return statement.all(parameters);
+    },
+    run(parameters) {
+      versions.wrote(target);
+      return statement.run(parameters);
+    },
+    iterate(parameters) {
+      versions.wrote(target);
+      return statement.iterate(parameters);
+    },
+  };
+}
+
+/**
+ * The write counters of one connection. Another connection to the file (a second handle, the
+ * operator's command in another process) is not seen: its writes show in cached reads once their
+ * entries expire (src/db/read-cache.ts).
+ */
+function writeVersionsOf(sqlite: SQLite.Database): WriteVersions {
+  return new WriteVersions(
+    () =>
+      sqlite
+        .prepare(`select m.name as child, f."table" as parent from sqlite_master m join pragma_foreign_key_list(m.name) f where m.type = 'table'`)
+        .all() as Array<{ child: string; parent: string }>,
+  );
 }
 
 /**
@@ -95,8 +136,9 @@ export function openDatabase(url: string, options: { poolSize?: number; statemen
     // Checkpoints off the event loop's thread (see checkpointer.ts); an in-memory database has no WAL.
     const checkpointer = path === ":memory:" ? null : startCheckpointer(path, { intervalMs: 250 });
     if (checkpointer) sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    const versions = writeVersionsOf(sqlite);
     const kysely = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+      dialect: new SqliteDialect({ database: withStatementCache(sqlite, versions) }),
       // A bound LIMIT makes SQLite compile the statement again at every execution (inline-limits.ts).
       plugins: [new InlineLimitsPlugin()],
       log,
@@ -109,6 +151,7 @@ export function openDatabase(url: string, options: { poolSize?: number; statemen
       },
       poolStats: () => null,
       statementTimings: timings ?? null,
+      reads: new ReadCache(versions),
       close: async () => {
         await kysely.destroy();
         await checkpointer?.stop();
@@ -135,6 +178,7 @@ export function openDatabase(url: string, options: { poolSize?: number; statemen
     },
     poolStats: () => ({ size: options.poolSize ?? 10, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     statementTimings: timings ?? null,
+    reads: new ReadCache(null),
     close: () => kysely.destroy(),
   };
 }

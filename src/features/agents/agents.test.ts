@@ -141,6 +141,50 @@ describe("agents", () => {
     }
   });
 
+  it("the list (answered from the read cache) follows every write of the org's agents, skills, links and plan at once", async () => {
+    const org = await h.signup({ orgName: "Cached list" });
+    await setPlan(org.orgId, "pro");
+    const list = async () => {
+      const res = await h.request("GET", `/v1/orgs/${org.orgId}/agents`, { cookie: org.cookie });
+      expect(res.status).toBe(200);
+      return res.body as { total: number; data: Array<{ id: string; name: string; skills: Array<{ name: string }>; unavailableTools: Array<{ name: string }> }> };
+    };
+    const otherList = async () => (await h.request("GET", `/v1/orgs/${b.orgId}/agents`, { cookie: b.cookie })).body as { data: Array<{ id: string }> };
+    const others = (await otherList()).data.map((x) => x.id);
+    expect((await list()).total).toBe(0);
+    expect((await list()).total).toBe(0);
+    // SQLite answers the second read from the cache (PostgreSQL reads every time: replicas write too).
+    if (h.services.db.dialect === "sqlite") expect(h.services.db.reads.size).toBeGreaterThan(0);
+
+    const agent = await create(org, { ...seed, enabledTools: ["web_search", "exec"] });
+    expect((await list()).data.map((x) => x.id)).toEqual([agent.id]);
+    await h.request("PATCH", `/v1/orgs/${org.orgId}/agents/${agent.id}`, { cookie: org.cookie, body: { name: "Renamed" } });
+    expect((await list()).data[0]?.name).toBe("Renamed");
+
+    const skill = await h.request("POST", `/v1/orgs/${org.orgId}/skills`, { cookie: org.cookie, body: { name: "first-name", description: "d", content: "c" } });
+    expect(skill.status).toBe(201);
+    await h.request("PUT", `/v1/orgs/${org.orgId}/agents/${agent.id}/skills/${skill.body.id}`, { cookie: org.cookie });
+    expect((await list()).data[0]?.skills.map((s) => s.name)).toEqual(["first-name"]);
+    await h.request("PATCH", `/v1/orgs/${org.orgId}/skills/${skill.body.id}`, { cookie: org.cookie, body: { name: "second-name" } });
+    expect((await list()).data[0]?.skills.map((s) => s.name)).toEqual(["second-name"]);
+    await h.request("DELETE", `/v1/orgs/${org.orgId}/agents/${agent.id}/skills/${skill.body.id}`, { cookie: org.cookie });
+    expect((await list()).data[0]?.skills).toEqual([]);
+    await h.request("PUT", `/v1/orgs/${org.orgId}/agents/${agent.id}/skills/${skill.body.id}`, { cookie: org.cookie });
+    expect((await list()).data[0]?.skills).toHaveLength(1);
+    await h.request("DELETE", `/v1/orgs/${org.orgId}/skills/${skill.body.id}`, { cookie: org.cookie });
+    expect((await list()).data[0]?.skills).toEqual([]);
+
+    // The plan, written straight on the database as the operator's command does.
+    expect((await list()).data[0]?.unavailableTools.map((t) => t.name)).not.toContain("exec");
+    await setPlan(org.orgId, "free");
+    expect((await list()).data[0]?.unavailableTools.map((t) => t.name)).toContain("exec");
+
+    // Another org's list is its own throughout, and never shows this org's agent.
+    expect((await otherList()).data.map((x) => x.id)).toEqual(others);
+    await h.request("DELETE", `/v1/orgs/${org.orgId}/agents/${agent.id}`, { cookie: org.cookie });
+    expect((await list()).total).toBe(0);
+  });
+
   it("PATCH changes only the fields sent and moves updatedAt", async () => {
     const agent = await create(a, { ...seed, description: "before", metadata: { x: 1 } });
     const res = await h.request("PATCH", `/v1/orgs/${a.orgId}/agents/${agent.id}`, { cookie: a.cookie, body: { temperature: 0.2 } });

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
+import type { Db } from "../../db";
 import type { AgentsTable, Database } from "../../db/schema";
 import { lockOrg } from "../orgs/repository";
 import { type PreparedQuery, prepare } from "../../db/prepared";
@@ -66,6 +67,16 @@ export async function listAgents(
   if (rows.length < options.limit && (rows.length > 0 || options.offset === 0)) return { rows, total: options.offset + rows.length };
   const count = await base.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
   return { rows, total: Number(count.n) };
+}
+
+/** `listAgents` through the read cache (src/db/read-cache.ts): read again only after an agent (or the org) is written. */
+export function listAgentsCached(
+  db: Db,
+  orgId: string,
+  options: { agentIds: readonly string[] | null; limit: number; offset: number },
+): Promise<{ rows: AgentsTable[]; total: number }> {
+  const key = `agents ${options.limit} ${options.offset} ${options.agentIds?.join(",") ?? "*"}`;
+  return db.reads.get(orgId, key, ["agents"], () => listAgents(db.kysely, orgId, options));
 }
 
 /**

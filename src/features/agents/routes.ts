@@ -8,7 +8,7 @@ import { canSeeAgent } from "../../http/permissions";
 import { orgRoute } from "../../http/routes";
 import { newId } from "../../lib/ids";
 import type { ModelInfo } from "../../runtime/models/catalogue";
-import { type AgentChanges, deleteAgent, findAgent, insertAgentWithinLimit, listAgents, updateAgent } from "./repository";
+import { type AgentChanges, deleteAgent, findAgent, insertAgentWithinLimit, listAgentsCached, updateAgent } from "./repository";
 import { AgentParams, AgentSchema, CreateAgentBody, UpdateAgentBody } from "./schemas";
 import { agentViews, planOfOrg, serializeAgent } from "./serialize";
 
@@ -157,8 +157,7 @@ export function agentRoutes() {
   app.openapi(listAgentsRoute, async (c) => {
     const { access, services } = c.var;
     const { page, limit } = c.req.valid("query");
-    const db = services.db.kysely;
-    const { rows, total } = await listAgents(db, access.orgId, { agentIds: access.agentIds, limit, offset: (page - 1) * limit });
+    const { rows, total } = await listAgentsCached(services.db, access.orgId, { agentIds: access.agentIds, limit, offset: (page - 1) * limit });
     return c.json(paginated(await agentViews(services, access.orgId, rows), page, limit, total), 200);
   });
 

@@ -2,12 +2,12 @@ import type { Kysely } from "kysely";
 import type { AgentsTable, Database } from "../../db/schema";
 import { iso } from "../../http/openapi";
 import type { Plan, PlanTable } from "../billing/plans";
-import { findOrg } from "../orgs/repository";
+import { findOrg, findOrgCached } from "../orgs/repository";
 import { effectivePlan } from "../billing/period";
 import { unavailableTools } from "../../runtime/tools/names";
 import type { UnavailableTool } from "../../runtime/tools/types";
 import type { Services } from "../../services";
-import { type SkillSummary, skillSummariesOfAgents } from "../skills/repository";
+import { type SkillSummary, skillSummariesOfAgentsCached } from "../skills/repository";
 
 /** An agent as the API returns it. */
 export function serializeAgent(agent: AgentsTable, plan: Plan, skills: SkillSummary[], deploymentUnavailable: UnavailableTool[]) {
@@ -36,17 +36,21 @@ export async function planOfOrg(db: Kysely<Database>, plans: PlanTable, orgId: s
   return org ? effectivePlan(org, plans, Date.now()) : plans.get(plans.defaultPlanId);
 }
 
-/** Serializes agents of one org with their plan filtering and attached skills (two queries, whatever the count). */
-export async function agentViews(services: Pick<Services, "db" | "plans" | "tools">, orgId: string, agents: AgentsTable[]) {
-  const db = services.db.kysely;
-  const [plan, skills] = await Promise.all([
-    planOfOrg(db, services.plans, orgId),
-    skillSummariesOfAgents(
-      db,
+/**
+ * Serializes agents of one org with their plan filtering and attached skills: two queries,
+ * whatever the count, answered from the read cache until the org, a skill or a link is written.
+ */
+export async function agentViews(services: Pick<Services, "db" | "plans" | "tools">, orgId: string, agents: readonly AgentsTable[]) {
+  const [org, skills] = await Promise.all([
+    findOrgCached(services.db, orgId),
+    skillSummariesOfAgentsCached(
+      services.db,
       orgId,
       agents.map((a) => a.id),
     ),
   ]);
+  // The effective plan depends on the time (a trial or a cancellation ends), so it is worked out per request.
+  const plan = org ? effectivePlan(org, services.plans, Date.now()) : services.plans.get(services.plans.defaultPlanId);
   const missing = services.tools.unavailable();
   return agents.map((a) => serializeAgent(a, plan, skills.get(a.id) ?? [], missing));
 }

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
+import type { Db } from "../../db";
 import type { Database, OrgsTable } from "../../db/schema";
 import type { Role } from "../../http/context";
 import { prepare } from "../../db/prepared";
@@ -28,6 +29,11 @@ export async function lockOrg(db: Transaction<Database>, orgId: string): Promise
 
 export function findOrg(db: Executor, orgId: string): Promise<OrgsTable | undefined> {
   return orgById.first(db, [orgId]);
+}
+
+/** `findOrg` through the read cache (src/db/read-cache.ts): read again only after the org is written. */
+export function findOrgCached(db: Db, orgId: string): Promise<OrgsTable | undefined> {
+  return db.reads.get(orgId, "org", ["orgs"], () => findOrg(db.kysely, orgId));
 }
 
 // Prepared (src/db/prepared.ts): the plan of the caller's org is read on most requests.

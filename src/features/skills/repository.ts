@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
+import type { Db } from "../../db";
 import type { Database, SkillsTable } from "../../db/schema";
 import { findBuiltinSkill, isBuiltinSkillId } from "./builtin";
 import { type PreparedQuery, prepare } from "../../db/prepared";
@@ -147,6 +148,15 @@ async function resolveAttachments(
     if (skill) out.get(link.agent_id)?.push(skill);
   }
   return out;
+}
+
+/** `skillSummariesOfAgents` through the read cache (src/db/read-cache.ts): read again only after a skill or a link is written. */
+export async function skillSummariesOfAgentsCached(db: Db, orgId: string, agentIds: readonly string[]): Promise<Map<string, SkillSummary[]>> {
+  // Cached as entries, not as the Map (a Map cannot be frozen); a page's Map is made per request.
+  const entries = await db.reads.get(orgId, `skills ${agentIds.join(",")}`, ["agent_skills", "skills"], async () => [
+    ...(await skillSummariesOfAgents(db.kysely, orgId, agentIds)),
+  ]);
+  return new Map(entries);
 }
 
 /**
