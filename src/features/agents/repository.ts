@@ -11,6 +11,11 @@ export function findAgent(db: Executor, orgId: string, agentId: string): Promise
   return agentById.first(db, [orgId, agentId]);
 }
 
+/** `findAgent` through the read cache (src/db/read-cache.ts): read again only after an agent (or the org) is written. The row is frozen. */
+export function findAgentCached(db: Db, orgId: string, agentId: string): Promise<AgentsTable | undefined> {
+  return db.reads.get(orgId, `agent ${agentId}`, ["agents"], () => findAgent(db.kysely, orgId, agentId));
+}
+
 // Prepared (src/db/prepared.ts): every chat and agent read runs these.
 const agentById = prepare<[string, string], AgentsTable>((db, p) =>
   db.selectFrom("agents").selectAll().where("org_id", "=", p(0)).where("id", "=", p(1)),

@@ -4,7 +4,7 @@ import { resolveOrgAccess } from "../../http/auth";
 import type { AppEnv, OrgAccess, Principal } from "../../http/context";
 import { ApiError, errors } from "../../http/errors";
 import { canSeeAgent, requirePermission } from "../../http/permissions";
-import { findAgent } from "../agents/repository";
+import { findAgentCached } from "../agents/repository";
 
 /**
  * Finds the agent the caller may chat with, and what the caller may do in its org. Keys look only
@@ -35,7 +35,7 @@ export async function resolveChatAgent(c: Context<AppEnv>, agentId: string, para
     if (error instanceof ApiError && error.type === "not_found_error") throw errors.notFound("Agent", param);
     throw error;
   }
-  const agent = await findAgent(db.kysely, orgId, agentId);
+  const agent = await findAgentCached(db, orgId, agentId);
   if (!agent || !canSeeAgent(access, agentId)) throw errors.notFound("Agent", param);
   requirePermission(access, "chat");
   return { agent, access };

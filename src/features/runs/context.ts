@@ -20,7 +20,7 @@ import { effectivePlan } from "../billing/period";
 import type { Plan } from "../billing/plans";
 import { MessageAppender, findConversation, insertConversation, loadMessages } from "../conversations/repository";
 import { createMemoryStore } from "../memory/store";
-import { findOrg } from "../orgs/repository";
+import { findOrgCached } from "../orgs/repository";
 import { listAgentSkills } from "../skills/repository";
 import { approvalRequiredFor, deniedResult } from "../approvals/policy";
 import { approvalsOfCalls } from "../approvals/repository";
@@ -84,7 +84,7 @@ function unavailableModel(deps: Pick<RunDeps, "models">, model: ModelInfo): ApiE
 
 /** The org's plan as of now; 404 when the org is gone. */
 export async function planOf(deps: Pick<RunDeps, "db" | "plans">, orgId: string): Promise<Plan> {
-  const org = await findOrg(deps.db.kysely, orgId);
+  const org = await findOrgCached(deps.db, orgId);
   if (!org) throw errors.notFound("Agent", "agentId");
   return effectivePlan(org, deps.plans, Date.now());
 }
